@@ -1,0 +1,3 @@
+"""ci_tools: profile-matrix checks and benchmark gating for Rust kernels under QEMU."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,367 @@
+"""One benchmark run, end to end: binary -> initramfs -> boots -> result file.
+
+``run_guest`` boots a kernel under QEMU once per ``--boots``; ``run_host``
+runs the same bench binary natively.  Both write a schema-valid result file
+(atomically) whatever happens: a run that fails part-way keeps its samples,
+is marked incomplete with the reason, and then raises ``RunFailed`` with the
+exit code of what went wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import platform
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ci_tools import __version__, accel, output, proc
+from ci_tools.benchbin import build_bench, sha256_file
+from ci_tools.console import Limits, read_console
+from ci_tools.errors import BadInputError, CiToolsError, RunFailed
+from ci_tools.initramfs import bench_initramfs
+from ci_tools.paths import cache_dir
+from ci_tools.protocol import ParsedOutput, parse_console
+from ci_tools.qemu import BootOutcome, GuestSpec, Mode, boot, qemu_binary, qemu_version
+from ci_tools.results import COMPLETE, Result, Status, StatusKind, save
+
+CORE_BENCHMARKS = (
+    "getpid", "read_null", "write_null", "pipe", "fork_exit", "open_close", "mmap_fault", "stat",
+)  # fmt: skip
+DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1"
+PAD_ARGUMENT = "ci_tools.pad"
+MAX_RETRIES = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchOptions:
+    quick: bool | None = None  # None: quick under TCG, full under KVM or natively
+    rounds: int = 1
+    boots: int = 1
+    mode: Mode | None = None  # None: deterministic under TCG, wall-clock otherwise
+    accel: str = "auto"
+    binary: Path | None = None  # another protocol-speaking bench binary
+    benchmarks: tuple[str, ...] = ()
+    output: Path | None = None
+    timeout: float | None = None  # per boot
+    silence_timeout: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuestTarget:
+    name: str
+    kernel: Path
+    profile: str | None = None
+    cmdline: str = DEFAULT_CMDLINE
+    machine: str = "pc"
+    cpu: str | None = None
+    memory_mb: int = 512
+    smp: int = 1
+    extra_qemu_args: tuple[str, ...] = ()
+
+
+@dataclass(kw_only=True)
+class _Collected:
+    """Samples and boot records gathered so far; becomes the result document."""
+
+    boots: list[dict[str, Any]] = field(default_factory=list)
+    benchmarks: dict[str, dict[str, list[dict[str, int]]]] = field(default_factory=dict)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    extras: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    suite: str | None = None
+    bench_mode: str | None = None
+
+    def add(self, boot_index: int, parsed: ParsedOutput) -> None:
+        self.suite = self.suite or parsed.suite
+        self.bench_mode = self.bench_mode or parsed.mode
+        for s in parsed.samples:
+            self.benchmarks.setdefault(s.name, {"samples": []})["samples"].append(
+                {"boot": boot_index, "round": s.round, "iterations": s.iterations,
+                 "total_ns": s.total_ns, "per_iter_ns": s.per_iter_ns}
+            )  # fmt: skip
+        for k in parsed.skips:
+            self.skipped.append(
+                {"name": k.name, "boot": boot_index, "round": k.round, "reason": k.reason}
+            )
+        for e in parsed.extras:
+            self.extras.setdefault(e.name, []).append(
+                {"boot": boot_index, "round": e.round, "value": e.value}
+            )
+
+
+def bench_arguments(options: BenchOptions, quick: bool) -> list[str]:
+    args = ["--quick"] if quick else []
+    if options.rounds != 1:
+        args += ["--rounds", str(options.rounds)]
+    return args + list(options.benchmarks)
+
+
+def boot_cmdline(base: str, boot_index: int, bench_args: list[str]) -> str:
+    """Kernel command line of one boot.
+
+    Boots after the first carry a padding argument of growing length: it
+    shifts the kernel's memory layout and timer phase a little, so the
+    samples of several boots cover effects one boot would hide.  The kernel
+    hands the unknown ``name=value`` to init's environment, where bench.c
+    ignores it.
+    """
+    pad = f" {PAD_ARGUMENT}={'x' * boot_index}" if boot_index else ""
+    tail = f" -- {' '.join(bench_args)}" if bench_args else ""
+    return f"{base}{pad}{tail}"
+
+
+def default_limits(accelerator: str, quick: bool, options: BenchOptions) -> Limits:
+    """Per-boot limits; TCG is much slower than KVM or native, full mode slower than quick."""
+    slow = accelerator == "tcg"
+    timeout = 240.0 if quick else 3600.0
+    if not slow:
+        timeout /= 4
+    timeout *= max(1, options.rounds)
+    silence = 60.0 if slow else 30.0
+    return Limits(
+        timeout=options.timeout or timeout,
+        silence_timeout=options.silence_timeout or silence,
+        grace_after_end=10.0 if slow else 5.0,
+    )
+
+
+def default_output(name: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"{name}-{stamp}.json"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _git() -> tuple[str | None, bool | None]:
+    try:
+        head = proc.run(["git", "rev-parse", "HEAD"], quiet=True).stdout.strip()
+        dirty = bool(proc.run(["git", "status", "--porcelain"], quiet=True).stdout.strip())
+    except CiToolsError:
+        return None, None
+    return head, dirty
+
+
+def host_cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class _Progress:
+    """Turns console lines into 'benchmark k of n' progress lines."""
+
+    def __init__(self, label: str, expected: int) -> None:
+        self.label, self.expected, self.done = label, expected, 0
+
+    def __call__(self, line: str) -> None:
+        words = line.split()
+        if not words:
+            return
+        if words[0] == "BENCH_START":
+            output.phase(f"{self.label}: benchmarks started")
+        elif words[0] == "BENCH_PLAN" and len(words) >= 3 and (words[1] + words[2]).isdigit():
+            self.expected = int(words[1]) * int(words[2])
+        elif words[0] in ("BENCH", "BENCH_SKIP") and len(words) > 1:
+            self.done += 1
+            verb = "skipped" if words[0] == "BENCH_SKIP" else "done"
+            output.phase(f"{self.label}: {words[1]} {verb} ({self.done} of {self.expected})")
+
+
+def _document(
+    *,
+    target: dict[str, Any],
+    setup: dict[str, Any],
+    started_at: str,
+    collected: _Collected,
+    status: Status,
+) -> dict[str, Any]:
+    commit, dirty = _git()
+    target = {**target, "bench_binary": {**target["bench_binary"], "suite": collected.suite}}
+    return {
+        "schema_version": 1,
+        "target": target,
+        "setup": {**setup, "bench_mode": collected.bench_mode},
+        "provenance": {
+            "host": socket.gethostname(),
+            "git_commit": commit,
+            "git_dirty": dirty,
+            "started_at": started_at,
+            "finished_at": _now(),
+            "ci_tools_version": __version__,
+        },
+        "status": status.to_dict(),
+        "console_log": collected.boots[0]["console_log"] if collected.boots else None,
+        "boots": collected.boots,
+        "benchmarks": collected.benchmarks,
+        "skipped": collected.skipped,
+        "extras": collected.extras,
+    }
+
+
+def _finish(document: dict[str, Any], out: Path, status: Status) -> Result:
+    result = save(document, out)
+    if not status.complete:
+        raise RunFailed(
+            f"{document['target']['name']}: {status.reason}",
+            exit_code=status.kind.exit_code,
+            hint=f"the samples measured so far and the console log are kept: {out}",
+            result_path=str(out),
+        )
+    return result
+
+
+def _write_initramfs(binary: Path) -> tuple[Path, str]:
+    data = bench_initramfs(binary.read_bytes())
+    digest = hashlib.sha256(data).hexdigest()
+    path = cache_dir("initramfs") / f"{digest[:20]}.cpio"
+    if not path.exists():
+        tmp = path.with_suffix(".partial")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return path, digest
+
+
+def run_guest(
+    target: GuestTarget,
+    options: BenchOptions,
+    *,
+    boot_fn: Callable[..., BootOutcome] = boot,
+) -> Result:
+    started_at = _now()
+    out = options.output or default_output(target.name)
+    output.phase(f"{target.name}: preparing bench binary")
+    binary = options.binary or build_bench()
+    if not binary.is_file():
+        raise BadInputError(f"bench binary {binary} does not exist")
+    initrd, initrd_sha = _write_initramfs(binary)
+    accelerator, accel_reason = accel.choose(options.accel, target.kernel)
+    quick = options.quick if options.quick is not None else accelerator == "tcg"
+    mode = options.mode or (Mode.DETERMINISTIC if accelerator == "tcg" else Mode.WALLCLOCK)
+    limits = default_limits(accelerator, quick, options)
+    bench_args = bench_arguments(options, quick)
+    binary_qemu = qemu_binary()
+    expected = options.rounds * (len(options.benchmarks) or len(CORE_BENCHMARKS))
+    collected = _Collected()
+    first_spec: GuestSpec | None = None
+    status = COMPLETE
+    for index in range(options.boots):
+        spec = GuestSpec(
+            kernel=target.kernel, initrd=initrd,
+            cmdline=boot_cmdline(target.cmdline, index, bench_args),
+            accel=accelerator, mode=mode, machine=target.machine, cpu=target.cpu,
+            memory_mb=target.memory_mb, smp=target.smp, extra_args=target.extra_qemu_args,
+        )  # fmt: skip
+        first_spec = first_spec or spec
+        log_path = out.with_name(f"{out.stem}.boot{index}.console.log")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        attempts: list[dict[str, Any]] = []
+        label = f"{target.name} boot {index + 1}/{options.boots}"
+        while True:
+            output.phase(f"{label}: booting {target.kernel.name} under {accelerator.upper()}"
+                         f" ({mode.value}{', quick' if quick else ''})")  # fmt: skip
+            outcome = boot_fn(
+                spec, log_path=log_path, limits=limits, on_line=_Progress(label, expected)
+            )
+            if not outcome.status.kind.is_infrastructure or len(attempts) >= MAX_RETRIES:
+                break
+            output.warn(f"{label}: {outcome.status.reason}; retrying (infrastructure failure)")
+            attempts.append(outcome.status.to_dict())
+        collected.add(index, outcome.parsed)
+        collected.boots.append(
+            {"index": index, "cmdline": spec.cmdline, "status": outcome.status.to_dict(),
+             "wall_s": round(outcome.console.wall_s, 3),
+             "console_log": os.path.relpath(log_path, out.parent), "attempts": attempts}
+        )  # fmt: skip
+        output.phase(f"{label}: {outcome.status.kind.value} in {outcome.console.wall_s:.1f} s")
+        if not outcome.status.complete:
+            status = Status(
+                kind=outcome.status.kind,
+                reason=f"boot {index + 1} of {options.boots}: {outcome.status.reason}",
+            )
+            break
+    assert first_spec is not None
+    target_doc = {
+        "name": target.name, "kind": "guest", "profile": target.profile,
+        "kernel": {"path": str(target.kernel), "sha256": sha256_file(target.kernel)},
+        "cmdline": first_spec.cmdline,
+        "bench_binary": {"path": str(binary), "sha256": sha256_file(binary)},
+        "initramfs": {"sha256": initrd_sha},
+    }  # fmt: skip
+    setup = {
+        "accelerator": accelerator, "accelerator_reason": accel_reason, "mode": mode.value,
+        "quick": quick, "rounds": options.rounds, "boots": options.boots,
+        "qemu": {"version": qemu_version(binary_qemu), "command": outcome.command,
+                 "machine": target.machine, "memory_mb": target.memory_mb},
+        "cpu_model": first_spec.cpu_model, "host_cpu": host_cpu(),
+    }  # fmt: skip
+    document = _document(
+        target=target_doc, setup=setup, started_at=started_at, collected=collected, status=status
+    )
+    return _finish(document, out, status)
+
+
+def run_host(options: BenchOptions) -> Result:
+    """The bench binary run natively, as ``run-benchmarks.py linux --binary`` did."""
+    if options.mode is Mode.DETERMINISTIC:
+        raise BadInputError(
+            "deterministic mode needs a QEMU guest; a native run measures wall-clock time",
+            hint="drop --mode, or use --mode wallclock",
+        )
+    started_at = _now()
+    out = options.output or default_output("host")
+    binary = options.binary or build_bench()
+    if not binary.is_file():
+        raise BadInputError(f"bench binary {binary} does not exist")
+    quick = bool(options.quick)
+    limits = default_limits("none", quick, options)
+    argv = [str(binary.resolve()), *bench_arguments(options, quick)]
+    log_path = out.with_name(f"{out.stem}.console.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    expected = options.rounds * (len(options.benchmarks) or len(CORE_BENCHMARKS))
+    output.phase(f"host: running {binary} natively")
+    with log_path.open("wb") as log:
+        run = read_console(argv, log=log, limits=limits, on_line=_Progress("host", expected))
+    parsed = parse_console(run.raw.decode(errors="replace"))
+    reason = parsed.incomplete_reason()
+    if reason is None and run.exit_status not in (0, None):
+        reason = f"the bench binary exited with status {run.exit_status}"
+    if run.signal_status is not None and not run.saw_end:
+        reason = f"the bench binary was killed by signal {run.signal_status}" + (
+            f" ({reason})" if reason else ""
+        )
+    if reason is None:
+        status = COMPLETE
+    elif run.ending.value in ("silent", "timeout"):
+        kind = StatusKind.HANG if run.ending.value == "silent" else StatusKind.TIMEOUT
+        status = Status(kind=kind, reason=f"{run.ending.value}: {reason}")
+    else:
+        status = Status(kind=StatusKind.INCOMPLETE, reason=reason)
+    collected = _Collected()
+    collected.add(0, parsed)
+    collected.boots.append(
+        {"index": 0, "cmdline": None, "status": status.to_dict(), "wall_s": round(run.wall_s, 3),
+         "console_log": os.path.relpath(log_path, out.parent), "attempts": []}
+    )  # fmt: skip
+    target_doc = {
+        "name": "host", "kind": "host", "profile": None, "kernel": None, "cmdline": None,
+        "bench_binary": {"path": str(binary), "sha256": sha256_file(binary)}, "initramfs": None,
+    }  # fmt: skip
+    setup = {
+        "accelerator": "none", "accelerator_reason": "native run on the host", "mode": "wallclock",
+        "quick": quick, "rounds": options.rounds, "boots": 1, "qemu": None,
+        "cpu_model": host_cpu(), "host_cpu": host_cpu(),
+    }  # fmt: skip
+    document = _document(
+        target=target_doc, setup=setup, started_at=started_at, collected=collected, status=status
+    )
+    return _finish(document, out, status)

@@ -1,0 +1,169 @@
+"""``python -m ci_tools`` / ``ci-tools``: the command line.
+
+Errors are caught once, here: the message and its fix go to stderr and the
+process exits with the error's code (README, "Exit codes").
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+from ci_tools import __version__, output
+from ci_tools.errors import BadInputError, CiToolsError, ExitCode, Interrupted, RunFailed
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage; ours is the 'bad input' code, 3."""
+
+    def error(self, message: str) -> NoReturn:
+        raise BadInputError(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _bench_options(parser: argparse.ArgumentParser, *, guest: bool) -> None:
+    quick = parser.add_mutually_exclusive_group()
+    quick.add_argument("--quick", dest="quick", action="store_true", default=None,
+                       help="fewer iterations, for emulation (default under TCG)")
+    quick.add_argument("--full", dest="quick", action="store_false",
+                       help="full iteration counts (default under KVM and natively)")
+    parser.add_argument("--rounds", type=_positive, default=1,
+                        help="run the suite N times per boot; every round is a sample")
+    parser.add_argument("--binary", type=Path,
+                        help="another bench binary that speaks the BENCH protocol")
+    parser.add_argument("--benchmarks", default="",
+                        help="comma-separated benchmarks to run (default: all)")
+    parser.add_argument("--output", "-o", type=Path,
+                        help="result file (default: results/<target>-<time>.json)")
+    parser.add_argument("--timeout", type=float, help="seconds allowed per boot/run")
+    parser.add_argument("--silence-timeout", type=float,
+                        help="seconds without output before the run counts as hung")
+    if guest:
+        parser.add_argument("--boots", type=_positive, default=1,
+                            help="separate boots, each with a slightly different command line")
+        parser.add_argument("--mode", choices=("deterministic", "wallclock"),
+                            help="deterministic: TCG with -icount (default under TCG)")
+        parser.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
+                            help="auto: KVM when a test boot shows it works, else TCG")
+        parser.add_argument("--kernel", type=Path, help="guest kernel image (bzImage/vmlinuz)")
+        parser.add_argument("--cmdline", help="kernel command line before the bench arguments")
+        parser.add_argument("--memory", type=_positive, default=512, help="guest memory, MiB")
+        parser.add_argument("--cpu", help="QEMU -cpu model (default: qemu64 under TCG)")
+    # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ci-tools", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"ci_tools {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("setup", help="install QEMU and musl-gcc (as root) and fetch a guest kernel")
+
+    bench = sub.add_parser("bench", help="run the benchmarks and write a result file")
+    targets = bench.add_subparsers(dest="target", required=True, parser_class=_Parser)
+    linux = targets.add_parser("linux", help="boot a stock Linux kernel under QEMU")
+    _bench_options(linux, guest=True)
+    host = targets.add_parser("host", help="run the bench binary natively on this machine")
+    _bench_options(host, guest=False)
+
+    show = sub.add_parser("show", help="validate result files and print their tables")
+    show.add_argument("files", nargs="+", type=Path)
+    return parser
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from ci_tools import bench, kernels, report, setup
+    from ci_tools.qemu import Mode
+
+    options = bench.BenchOptions(
+        quick=args.quick,
+        rounds=args.rounds,
+        boots=getattr(args, "boots", 1),
+        mode=Mode(args.mode) if getattr(args, "mode", None) else None,
+        accel=getattr(args, "accel", "auto"),
+        binary=args.binary,
+        benchmarks=tuple(n for n in args.benchmarks.split(",") if n),
+        output=args.output,
+        timeout=args.timeout,
+        silence_timeout=args.silence_timeout,
+    )
+    if args.target == "host":
+        result = bench.run_host(options)
+    else:
+        setup.ensure_packages(("qemu-system-x86_64",) if args.binary else tuple(setup.SYSTEM_PACKAGES))
+        kernel = kernels.find_linux_kernel(args.kernel)
+        target = bench.GuestTarget(
+            name="linux",
+            kernel=kernel,
+            cmdline=args.cmdline or bench.DEFAULT_CMDLINE,
+            memory_mb=args.memory,
+            cpu=args.cpu,
+        )
+        result = bench.run_guest(target, options)
+    print(report.run_table(result))
+    print(f"\nresult: {result.path}")
+    output.append_summary(report.run_table(result, fmt="github"))
+    return ExitCode.OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    from ci_tools import report, results
+
+    worst = ExitCode.OK
+    for path in args.files:
+        result = results.load(path)
+        print(report.run_table(result))
+        print()
+        if not result.status.complete:
+            worst = max(worst, result.status.kind.exit_code)
+    return worst
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted("terminated by SIGTERM")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "setup":
+            from ci_tools import setup
+
+            setup.ensure_all()
+            return ExitCode.OK
+        if args.command == "bench":
+            return _run_bench(args)
+        if args.command == "show":
+            return _show(args)
+        raise BadInputError(f"unknown command {args.command}")
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        return ExitCode.INTERRUPTED
+    except RunFailed as exc:
+        output.error(str(exc))
+        return int(exc.exit_code)
+    except CiToolsError as exc:
+        output.error(str(exc))
+        return int(exc.exit_code)
+    except Exception:
+        # A bug in ci_tools: show where, and never exit with a verdict's code.
+        traceback.print_exc()
+        output.error("internal error in ci_tools (traceback above); please report it")
+        return ExitCode.HARNESS
+
+
+if __name__ == "__main__":
+    sys.exit(main())

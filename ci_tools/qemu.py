@@ -1,0 +1,228 @@
+"""Boot a kernel under QEMU, read its serial console, and name how it ended.
+
+Each boot gets a private runtime folder holding QEMU's QMP socket, pidfile
+and stderr, and a VM name ``ci_tools-<id>`` visible in ``ps``, so a stale
+QEMU of ours can always be told apart from anyone else's process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ci_tools import proc
+from ci_tools.console import ConsoleRun, Ending, Limits, read_console
+from ci_tools.errors import BadInputError, HarnessError
+from ci_tools.protocol import ParsedOutput, parse_console
+from ci_tools.qmp import QmpClient
+from ci_tools.results import Status, StatusKind
+
+QEMU = "qemu-system-x86_64"
+VM_NAME_PREFIX = "ci_tools-"
+# Guest time advances per instruction, not with the host clock; see README "Modes".
+ICOUNT_ARGS = ("-icount", "shift=0,sleep=off,align=off")
+
+_KVM_FAILURE = re.compile(
+    r"failed to set MSR|kvm_buf_set_msrs|Could not access KVM|failed to initialize kvm|"
+    r"KVM: entry failed|kvm run failed",
+    re.IGNORECASE,
+)
+
+
+class Mode(str, Enum):
+    DETERMINISTIC = "deterministic"
+    WALLCLOCK = "wallclock"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuestSpec:
+    kernel: Path
+    initrd: Path
+    cmdline: str
+    accel: str  # "kvm" or "tcg"
+    mode: Mode
+    machine: str = "pc"
+    cpu: str | None = None  # None: "host" under KVM, "qemu64" under TCG
+    memory_mb: int = 512
+    smp: int = 1
+    extra_args: tuple[str, ...] = ()
+
+    @property
+    def cpu_model(self) -> str:
+        return self.cpu or ("host" if self.accel == "kvm" else "qemu64")
+
+
+@dataclass(kw_only=True)
+class BootOutcome:
+    status: Status
+    console: ConsoleRun
+    parsed: ParsedOutput
+    command: list[str]
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def qemu_binary() -> str:
+    return proc.which(QEMU)
+
+
+@cache
+def qemu_version(binary: str) -> str:
+    first = proc.run([binary, "--version"], quiet=True).stdout.splitlines()[0]
+    match = re.search(r"version (\S+)", first)
+    return match.group(1) if match else first.strip()
+
+
+def runtime_dir() -> Path:
+    """Where live QEMU pidfiles and sockets are kept (short path: socket limit)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    path = Path(base) / f"ci_tools-{os.getuid()}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def build_command(
+    spec: GuestSpec, *, binary: str, name: str, pidfile: Path, qmp_socket: Path
+) -> list[str]:
+    if spec.mode is Mode.DETERMINISTIC and spec.accel != "tcg":
+        raise BadInputError(
+            f"deterministic mode needs QEMU's TCG accelerator, not {spec.accel}",
+            hint="use --mode wallclock with --accel kvm, or --accel tcg",
+        )
+    argv = [
+        binary,
+        "-name", f"{name},process={name[:15]}",
+        "-machine", spec.machine,
+        "-accel", spec.accel,
+        "-cpu", spec.cpu_model,
+        "-m", str(spec.memory_mb),
+        "-smp", str(spec.smp),
+        "-nodefaults", "-no-user-config",
+        "-display", "none",
+        "-serial", "stdio",
+        "-monitor", "none",
+        "-no-reboot",
+        "-qmp", f"unix:{qmp_socket},server=on,wait=on",
+        "-pidfile", str(pidfile),
+        "-kernel", str(spec.kernel),
+        "-initrd", str(spec.initrd),
+        "-append", spec.cmdline,
+    ]  # fmt: skip
+    if spec.mode is Mode.DETERMINISTIC:
+        argv += ICOUNT_ARGS
+    return argv + list(spec.extra_args)
+
+
+def classify(
+    console: ConsoleRun,
+    parsed: ParsedOutput,
+    events: list[dict[str, Any]],
+    *,
+    accel: str,
+    limits: Limits,
+) -> Status:
+    """How a boot ended, most specific cause first."""
+    shutdown = [e for e in events if e.get("event") == "SHUTDOWN"]
+    reason = shutdown[-1].get("data", {}).get("reason") if shutdown else None
+    stderr = console.stderr.strip()
+    if accel == "kvm" and _KVM_FAILURE.search(stderr):
+        return Status(kind=StatusKind.KVM_FAILED, reason=f"KVM failed in QEMU: {_last(stderr)}")
+    if not console.raw and console.exit_status not in (0, None):
+        return Status(
+            kind=StatusKind.QEMU_FAILED,
+            reason=f"QEMU exited with status {console.exit_status} before any console output: "
+            f"{_last(stderr) or 'no message'}",
+        )
+    if parsed.panic is not None or any(e.get("event") == "GUEST_PANICKED" for e in events):
+        return Status(
+            kind=StatusKind.KERNEL_PANIC,
+            reason=f"the guest kernel panicked: {parsed.panic or 'pvpanic event'}",
+        )
+    if parsed.incomplete_reason() is None:
+        return Status(kind=StatusKind.COMPLETE)
+    if reason == "guest-reset":
+        return Status(
+            kind=StatusKind.GUEST_RESET,
+            reason="the guest reset itself (triple fault or reboot) before BENCH_END",
+        )
+    if console.ending is Ending.SILENT:
+        return Status(
+            kind=StatusKind.HANG,
+            reason=f"no console output for {limits.silence_timeout:g} s "
+            f"({parsed.incomplete_reason()})",
+        )
+    if console.ending is Ending.TIMEOUT:
+        return Status(
+            kind=StatusKind.TIMEOUT,
+            reason=f"the run exceeded its {limits.timeout:g} s limit ({parsed.incomplete_reason()})",
+        )
+    if console.exit_status not in (0, None) and not parsed.started:
+        return Status(
+            kind=StatusKind.QEMU_FAILED,
+            reason=f"QEMU exited with status {console.exit_status}: {_last(stderr) or 'no message'}",
+        )
+    return Status(kind=StatusKind.INCOMPLETE, reason=parsed.incomplete_reason())
+
+
+def _last(text: str, lines: int = 3) -> str:
+    return " | ".join(text.strip().splitlines()[-lines:])
+
+
+def boot(
+    spec: GuestSpec,
+    *,
+    log_path: Path,
+    limits: Limits,
+    on_line: Callable[[str], None] | None = None,
+) -> BootOutcome:
+    """Boot once; always returns an outcome (never leaves QEMU running)."""
+    binary = qemu_binary()
+    name = f"{VM_NAME_PREFIX}{secrets.token_hex(4)}"
+    workdir = runtime_dir() / name
+    workdir.mkdir(mode=0o700)
+    qmp_socket = workdir / "qmp.sock"
+    command = build_command(
+        spec, binary=binary, name=name, pidfile=workdir / "qemu.pid", qmp_socket=qmp_socket
+    )
+    qmp = QmpClient(qmp_socket)
+    events: list[dict[str, Any]] = []
+    try:
+        with log_path.open("wb") as log:
+            try:
+                console = read_console(
+                    command,
+                    log=log,
+                    limits=limits,
+                    stderr_path=workdir / "qemu.stderr",
+                    on_line=on_line,
+                    after_spawn=lambda alive: _connect(qmp, alive),
+                )
+            except HarnessError as exc:
+                # QMP never came up: QEMU died at start-up. Report its own words.
+                stderr_file = workdir / "qemu.stderr"
+                stderr = stderr_file.read_text(errors="replace") if stderr_file.exists() else ""
+                console = ConsoleRun(
+                    raw=b"", ending=Ending.EXITED, exit_status=1, signal_status=None,
+                    wall_s=0.0, stderr=stderr or str(exc),
+                )  # fmt: skip
+            events = qmp.events()
+    finally:
+        qmp.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    parsed = parse_console(console.raw.decode(errors="replace"))
+    status = classify(console, parsed, events, accel=spec.accel, limits=limits)
+    return BootOutcome(
+        status=status, console=console, parsed=parsed, command=command, events=events
+    )
+
+
+def _connect(qmp: QmpClient, alive: Callable[[], bool]) -> None:
+    qmp.connect(timeout=20.0, alive=alive)

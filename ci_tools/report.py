@@ -1,0 +1,51 @@
+"""Tables for people: the summary of one run (terminal and job summary)."""
+
+from __future__ import annotations
+
+import statistics
+
+from tabulate import tabulate
+
+from ci_tools.results import Result
+
+
+def _ns(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def run_rows(result: Result) -> list[list[str]]:
+    rows = []
+    skipped = result.skipped()
+    for name in result.benchmark_names():
+        values = result.samples(name)
+        median = statistics.median(values)
+        spread = (max(values) - min(values)) / median * 100 if median else 0.0
+        rows.append(
+            [name, str(len(values)), _ns(median), _ns(min(values)), _ns(max(values)),
+             f"±{spread / 2:.1f}%"]
+        )  # fmt: skip
+    for name, reason in skipped.items():
+        if name not in result.data["benchmarks"]:
+            rows.append([name, "0", "skipped", "", "", reason])
+    return rows
+
+
+def run_table(result: Result, *, fmt: str = "simple") -> str:
+    """Per-benchmark medians of one result; ``fmt`` is a tabulate format."""
+    setup = result.setup
+    headers = ["benchmark", "samples", "median ns/iter", "min", "max", "spread"]
+    table = tabulate(run_rows(result), headers=headers, tablefmt=fmt, disable_numparse=True,
+                     colalign=("left", "right", "right", "right", "right", "right"))  # fmt: skip
+    title = (
+        f"{result.name}: {setup['accelerator'].upper()}, {setup['mode']}, "
+        f"{'quick' if setup['quick'] else 'full'}, {setup['boots']} boot(s) x "
+        f"{setup['rounds']} round(s)"
+    )
+    lines = [title, "", table]
+    for name, values in result.data["extras"].items():
+        nums = [v["value"] for v in values]
+        lines.append(f"{name}: median {statistics.median(nums):,.1f} ({len(nums)} samples)")
+    status = result.status
+    if not status.complete:
+        lines.append(f"INCOMPLETE ({status.kind.value}): {status.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,218 @@
+"""Result files: the versioned schema, validation on write and on read, atomic writes.
+
+The JSON Schema in ``schemas/results-v<N>.schema.json`` is the one source of
+truth for the file format; ``Result`` is a read-only view over a document
+that passed it.  Readers accept the versions in ``SCHEMAS`` and reject any
+other with a message that says which versions this ci_tools reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from ci_tools.errors import BadInputError, ExitCode, HarnessError
+from ci_tools.paths import data_file
+
+SCHEMA_VERSION = 1
+SCHEMAS = {1: "results-v1.schema.json"}
+
+
+@cache
+def load_schema(filename: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(data_file(f"schemas/{filename}").read_text())
+    return schema
+
+
+def schema_errors(document: Any, filename: str) -> list[str]:
+    """Every way ``document`` breaks the schema, as 'path: message' lines."""
+    schema = load_schema(filename)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [f"{_json_path(e.absolute_path)}: {e.message}" for e in errors]
+
+
+def _json_path(path: Any) -> str:
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+class StatusKind(str, Enum):
+    """How a run ended.  Each kind other than COMPLETE has its own exit code."""
+
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"
+    KERNEL_PANIC = "kernel-panic"
+    GUEST_RESET = "guest-reset"
+    HANG = "hang"
+    TIMEOUT = "timeout"
+    QEMU_FAILED = "qemu-failed"
+    KVM_FAILED = "kvm-failed"
+    HARNESS_ERROR = "harness-error"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return _EXIT_CODES[self]
+
+    @property
+    def is_infrastructure(self) -> bool:
+        """Failures that are not the guest's fault, and so may be retried."""
+        return self in (StatusKind.QEMU_FAILED, StatusKind.HARNESS_ERROR)
+
+
+_EXIT_CODES = {
+    StatusKind.COMPLETE: ExitCode.OK,
+    StatusKind.INCOMPLETE: ExitCode.INCOMPLETE,
+    StatusKind.KERNEL_PANIC: ExitCode.KERNEL_PANIC,
+    StatusKind.GUEST_RESET: ExitCode.GUEST_RESET,
+    StatusKind.HANG: ExitCode.HANG,
+    StatusKind.TIMEOUT: ExitCode.TIMEOUT,
+    StatusKind.QEMU_FAILED: ExitCode.QEMU_FAILED,
+    StatusKind.KVM_FAILED: ExitCode.KVM_FAILED,
+    StatusKind.HARNESS_ERROR: ExitCode.HARNESS,
+    StatusKind.INTERRUPTED: ExitCode.INTERRUPTED,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Status:
+    kind: StatusKind
+    reason: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.kind is StatusKind.COMPLETE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": "complete" if self.complete else "incomplete",
+            "kind": self.kind.value,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Status:
+        return cls(kind=StatusKind(data["kind"]), reason=data["reason"])
+
+
+COMPLETE = Status(kind=StatusKind.COMPLETE)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A validated result document, with the accessors comparisons need."""
+
+    data: Mapping[str, Any]
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.data["target"]["name"])
+
+    @property
+    def status(self) -> Status:
+        return Status.from_dict(self.data["status"])
+
+    @property
+    def setup(self) -> Mapping[str, Any]:
+        return self.data["setup"]  # type: ignore[no-any-return]
+
+    def benchmark_names(self) -> list[str]:
+        return list(self.data["benchmarks"])
+
+    def samples(self, name: str) -> list[float]:
+        """Per-iteration nanoseconds of every sample of a benchmark, full precision."""
+        bench = self.data["benchmarks"].get(name)
+        if bench is None:
+            return []
+        return [s["total_ns"] / s["iterations"] for s in bench["samples"]]
+
+    def iterations(self, name: str) -> set[int]:
+        bench = self.data["benchmarks"].get(name, {"samples": []})
+        return {s["iterations"] for s in bench["samples"]}
+
+    def median(self, name: str) -> float | None:
+        values = self.samples(name)
+        return statistics.median(values) if values else None
+
+    def skipped(self) -> dict[str, str]:
+        """Benchmark name -> reason, for benchmarks skipped in any round."""
+        return {s["name"]: s["reason"] for s in self.data["skipped"]}
+
+
+def validate(document: Any, *, source: str) -> None:
+    """Raise BadInputError listing every schema violation at once."""
+    if not isinstance(document, dict):
+        raise BadInputError(f"{source}: not a ci_tools result (top level is not an object)")
+    version = document.get("schema_version")
+    filename = SCHEMAS.get(version) if isinstance(version, int) else None
+    if filename is None:
+        known = ", ".join(str(v) for v in sorted(SCHEMAS))
+        raise BadInputError(
+            f"{source}: unknown schema_version {version!r}; this ci_tools reads version(s) {known}",
+            hint="re-run the benchmark with this ci_tools, or upgrade ci_tools to read newer files",
+        )
+    errors = schema_errors(document, filename)
+    if errors:
+        listing = "\n".join(f"  - {e}" for e in errors[:50])
+        more = f"\n  ... and {len(errors) - 50} more" if len(errors) > 50 else ""
+        raise BadInputError(
+            f"{source}: {len(errors)} schema error(s) against {filename}:\n{listing}{more}",
+            hint="the file was not written by a compatible ci_tools, or was edited by hand",
+        )
+
+
+def load(path: Path) -> Result:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInputError(f"cannot read result file {path}: {exc.strerror}") from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+            hint="the file is damaged or is not a ci_tools result; re-run the benchmark",
+        ) from exc
+    validate(document, source=str(path))
+    return Result(document, path)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder and rename: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(document: Mapping[str, Any], path: Path) -> Result:
+    """Validate, then write atomically.  An invalid document is a bug in ci_tools."""
+    try:
+        validate(document, source="result about to be written")
+    except BadInputError as exc:
+        raise HarnessError(f"refusing to write an invalid result to {path}: {exc.message}") from exc
+    write_atomic(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
+    return Result(document, path)

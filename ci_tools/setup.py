@@ -1,0 +1,64 @@
+"""Install what a benchmark run needs: system packages and a guest kernel.
+
+Called by ``python -m ci_tools setup`` and, automatically, by the nox
+sessions that need it, so the README's two commands do all the set-up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ci_tools import kernels, output, proc
+from ci_tools.errors import SetupError
+
+# program -> Debian package that provides it
+SYSTEM_PACKAGES = {
+    "qemu-system-x86_64": "qemu-system-x86",
+    "musl-gcc": "musl-tools",
+}
+
+
+def missing_packages(programs: tuple[str, ...] = tuple(SYSTEM_PACKAGES)) -> list[str]:
+    return [SYSTEM_PACKAGES[p] for p in programs if shutil.which(p) is None]
+
+
+def _apt_lists_present() -> bool:
+    lists = Path("/var/lib/apt/lists")
+    return lists.is_dir() and any(lists.glob("*_Packages"))
+
+
+def ensure_packages(programs: tuple[str, ...] = tuple(SYSTEM_PACKAGES)) -> None:
+    packages = missing_packages(programs)
+    if not packages:
+        return
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise SetupError(
+            f"missing system packages: {', '.join(packages)}",
+            hint=f"sudo {' '.join(command)}   (then run this again)",
+        )
+    output.phase(f"installing {', '.join(packages)} with apt-get")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    if not _apt_lists_present():
+        proc.run(["apt-get", "update"], env=env)
+    proc.run(command, env=env)
+
+
+def ensure_guest_kernel() -> Path:
+    try:
+        return kernels.find_linux_kernel()
+    except SetupError:
+        if shutil.which("apt-get") is None:
+            raise
+        if not _apt_lists_present() and os.geteuid() == 0:
+            proc.run(["apt-get", "update"], env={"DEBIAN_FRONTEND": "noninteractive"})
+        return kernels.fetch_debian_kernel()
+
+
+def ensure_all() -> None:
+    ensure_packages()
+    kernel = ensure_guest_kernel()
+    output.info(f"guest kernel: {kernel}")
+    output.info("set-up complete: qemu-system-x86_64, musl-gcc and a guest kernel are available")
