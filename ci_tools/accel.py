@@ -29,8 +29,8 @@ KVM_DEVICE = Path("/dev/kvm")
 PROBE_SECONDS = 8.0
 CACHE_SECONDS = 3600
 UDEV_FIX = (
-    "on GitHub-hosted runners: echo 'KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0666\", "
-    "OPTIONS+=\"static_node=kvm\"' | sudo tee /etc/udev/rules.d/99-kvm4all.rules && "
+    'on GitHub-hosted runners: echo \'KERNEL=="kvm", GROUP="kvm", MODE="0666", '
+    'OPTIONS+="static_node=kvm"\' | sudo tee /etc/udev/rules.d/99-kvm4all.rules && '
     "sudo udevadm control --reload-rules && sudo udevadm trigger --name-match=kvm; "
     "elsewhere add this user to the kvm group"
 )
@@ -56,7 +56,9 @@ def _open_device() -> KvmVerdict | None:
         )
     except OSError as exc:
         return KvmVerdict(
-            usable=False, kind="absent", detail=f"/dev/kvm cannot be opened: {errno.errorcode.get(exc.errno or 0, exc)}"
+            usable=False,
+            kind="absent",
+            detail=f"/dev/kvm cannot be opened: {errno.errorcode.get(exc.errno or 0, exc)}",
         )
     os.close(fd)
     return None
@@ -96,15 +98,21 @@ def probe_kvm(kernel: Path, *, seconds: float = PROBE_SECONDS) -> KvmVerdict:
         )
     if _KVM_FAILURE.search(run.stderr) or run.exit_status not in (0, None):
         return KvmVerdict(
-            usable=False, kind="qemu-aborts", detail=f"QEMU aborted under KVM: {last or 'no message'}"
+            usable=False,
+            kind="qemu-aborts",
+            detail=f"QEMU aborted under KVM: {last or 'no message'}",
         )
-    return KvmVerdict(usable=False, kind="guest-hangs", detail="the KVM test boot ended without output")
+    return KvmVerdict(
+        usable=False, kind="guest-hangs", detail="the KVM test boot ended without output"
+    )
 
 
 def _cache_key(kernel: Path) -> str:
     boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     stat = KVM_DEVICE.stat() if KVM_DEVICE.exists() else None
-    material = f"{boot_id}|{qemu_version(qemu_binary())}|{kernel}|{stat and stat.st_ino}|{os.getuid()}"
+    material = (
+        f"{boot_id}|{qemu_version(qemu_binary())}|{kernel}|{stat and stat.st_ino}|{os.getuid()}"
+    )
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
@@ -131,7 +139,9 @@ def choose(requested: str, kernel: Path) -> tuple[str, str]:
     if requested == "tcg":
         return "tcg", "TCG requested (--accel tcg)"
     if requested not in ("auto", "kvm"):
-        raise BadInputError(f"unknown accelerator {requested!r}", hint="use --accel auto, kvm or tcg")
+        raise BadInputError(
+            f"unknown accelerator {requested!r}", hint="use --accel auto, kvm or tcg"
+        )
     verdict = kvm_verdict(kernel)
     if verdict.usable:
         return "kvm", "KVM works (test boot succeeded)"

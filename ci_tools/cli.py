@@ -10,7 +10,7 @@ import argparse
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -35,52 +35,108 @@ def _positive(text: str) -> int:
 
 def _bench_options(parser: argparse.ArgumentParser, *, guest: bool) -> None:
     quick = parser.add_mutually_exclusive_group()
-    quick.add_argument("--quick", dest="quick", action="store_true", default=None,
-                       help="fewer iterations, for emulation (default under TCG)")
-    quick.add_argument("--full", dest="quick", action="store_false",
-                       help="full iteration counts (default under KVM and natively)")
-    parser.add_argument("--rounds", type=_positive, default=1,
-                        help="run the suite N times per boot; every round is a sample")
-    parser.add_argument("--binary", type=Path,
-                        help="another bench binary that speaks the BENCH protocol")
-    parser.add_argument("--benchmarks", default="",
-                        help="comma-separated benchmarks to run (default: all)")
-    parser.add_argument("--output", "-o", type=Path,
-                        help="result file (default: results/<target>-<time>.json)")
+    quick.add_argument(
+        "--quick",
+        dest="quick",
+        action="store_true",
+        default=None,
+        help="fewer iterations, for emulation (default under TCG)",
+    )
+    quick.add_argument(
+        "--full",
+        dest="quick",
+        action="store_false",
+        help="full iteration counts (default under KVM and natively)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive,
+        default=1,
+        help="run the suite N times per boot; every round is a sample",
+    )
+    parser.add_argument(
+        "--binary", type=Path, help="another bench binary that speaks the BENCH protocol"
+    )
+    parser.add_argument(
+        "--benchmarks", default="", help="comma-separated benchmarks to run (default: all)"
+    )
+    parser.add_argument(
+        "--output", "-o", type=Path, help="result file (default: results/<target>-<time>.json)"
+    )
     parser.add_argument("--timeout", type=float, help="seconds allowed per boot/run")
-    parser.add_argument("--silence-timeout", type=float,
-                        help="seconds without output before the run counts as hung")
+    parser.add_argument(
+        "--silence-timeout", type=float, help="seconds without output before the run counts as hung"
+    )
     if guest:
-        parser.add_argument("--boots", type=_positive, default=1,
-                            help="separate boots, each with a slightly different command line")
-        parser.add_argument("--mode", choices=("deterministic", "wallclock"),
-                            help="deterministic: TCG with -icount (default under TCG)")
-        parser.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
-                            help="auto: KVM when a test boot shows it works, else TCG")
+        parser.add_argument(
+            "--boots",
+            type=_positive,
+            default=1,
+            help="separate boots, each with a slightly different command line",
+        )
+        parser.add_argument(
+            "--mode",
+            choices=("deterministic", "wallclock"),
+            help="deterministic: TCG with -icount (default under TCG)",
+        )
+        parser.add_argument(
+            "--accel",
+            choices=("auto", "kvm", "tcg"),
+            default="auto",
+            help="auto: KVM when a test boot shows it works, else TCG",
+        )
         parser.add_argument("--kernel", type=Path, help="guest kernel image (bzImage/vmlinuz)")
         parser.add_argument("--cmdline", help="kernel command line before the bench arguments")
         parser.add_argument("--memory", type=_positive, default=512, help="guest memory, MiB")
         parser.add_argument("--cpu", help="QEMU -cpu model (default: qemu64 under TCG)")
-    # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ci-tools", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--version", action="version", version=f"ci_tools {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _add_setup(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "setup", help="install QEMU and musl-gcc (as root), fetch a guest kernel"
+    )
+    parser.set_defaults(func=_setup)
 
-    sub.add_parser("setup", help="install QEMU and musl-gcc (as root) and fetch a guest kernel")
 
+def _add_bench(sub: argparse._SubParsersAction[_Parser]) -> None:
     bench = sub.add_parser("bench", help="run the benchmarks and write a result file")
     targets = bench.add_subparsers(dest="target", required=True, parser_class=_Parser)
     linux = targets.add_parser("linux", help="boot a stock Linux kernel under QEMU")
     _bench_options(linux, guest=True)
     host = targets.add_parser("host", help="run the bench binary natively on this machine")
     _bench_options(host, guest=False)
+    bench.set_defaults(func=_run_bench)
 
+
+def _add_show(sub: argparse._SubParsersAction[_Parser]) -> None:
     show = sub.add_parser("show", help="validate result files and print their tables")
     show.add_argument("files", nargs="+", type=Path)
+    show.set_defaults(func=_show)
+
+
+# Each entry adds one subcommand and sets ``func``, which takes the parsed
+# arguments and returns the exit code.  A new command is one more entry.
+COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
+    _add_setup,
+    _add_bench,
+    _add_show,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ci-tools", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"ci_tools {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in COMMANDS:
+        add(sub)
     return parser
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from ci_tools import setup
+
+    setup.ensure_all()
+    return ExitCode.OK
 
 
 def _run_bench(args: argparse.Namespace) -> int:
@@ -102,7 +158,9 @@ def _run_bench(args: argparse.Namespace) -> int:
     if args.target == "host":
         result = bench.run_host(options)
     else:
-        setup.ensure_packages(("qemu-system-x86_64",) if args.binary else tuple(setup.SYSTEM_PACKAGES))
+        setup.ensure_packages(
+            ("qemu-system-x86_64",) if args.binary else tuple(setup.SYSTEM_PACKAGES)
+        )
         kernel = kernels.find_linux_kernel(args.kernel)
         target = bench.GuestTarget(
             name="linux",
@@ -139,16 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "setup":
-            from ci_tools import setup
-
-            setup.ensure_all()
-            return ExitCode.OK
-        if args.command == "bench":
-            return _run_bench(args)
-        if args.command == "show":
-            return _show(args)
-        raise BadInputError(f"unknown command {args.command}")
+        return int(args.func(args))
     except KeyboardInterrupt:
         output.error("interrupted")
         return ExitCode.INTERRUPTED

@@ -25,9 +25,7 @@ def _version_key(path: Path) -> list[object]:
 
 def _candidates() -> list[Path]:
     found = sorted(Path("/boot").glob("vmlinuz-*"), key=_version_key, reverse=True)
-    cached = sorted(
-        cache_dir("kernels").glob("*/boot/vmlinuz-*"), key=_version_key, reverse=True
-    )
+    cached = sorted(cache_dir("kernels").glob("*/boot/vmlinuz-*"), key=_version_key, reverse=True)
     return found + cached
 
 
@@ -49,8 +47,9 @@ def find_linux_kernel(configured: Path | None = None) -> Path:
             return candidate
         unreadable.append(str(candidate))
     note = f" ({', '.join(unreadable)} exist but are not readable)" if unreadable else ""
-    raise SetupError(f"no Linux guest kernel found in /boot or ci_tools' cache{note}",
-                     hint=FETCH_HINT)
+    raise SetupError(
+        f"no Linux guest kernel found in /boot or ci_tools' cache{note}", hint=FETCH_HINT
+    )
 
 
 def fetch_debian_kernel() -> Path:
@@ -64,8 +63,7 @@ def fetch_debian_kernel() -> Path:
     if match is None:
         raise SetupError(
             f"apt does not know {DEBIAN_META_PACKAGE}",
-            hint="run `apt-get update` first (as root), or set "
-            f"{ENV_VAR}=/path/to/vmlinuz",
+            hint=f"run `apt-get update` first (as root), or set {ENV_VAR}=/path/to/vmlinuz",
         )
     package = match.group(1)
     target = cache_dir("kernels", package)

@@ -162,12 +162,14 @@ def classify(
     if console.ending is Ending.TIMEOUT:
         return Status(
             kind=StatusKind.TIMEOUT,
-            reason=f"the run exceeded its {limits.timeout:g} s limit ({parsed.incomplete_reason()})",
+            reason=f"the run exceeded its {limits.timeout:g} s limit "
+            f"({parsed.incomplete_reason()})",
         )
     if console.exit_status not in (0, None) and not parsed.started:
         return Status(
             kind=StatusKind.QEMU_FAILED,
-            reason=f"QEMU exited with status {console.exit_status}: {_last(stderr) or 'no message'}",
+            reason=f"QEMU exited with status {console.exit_status}: "
+            f"{_last(stderr) or 'no message'}",
         )
     return Status(kind=StatusKind.INCOMPLETE, reason=parsed.incomplete_reason())
 
