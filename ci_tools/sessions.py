@@ -31,7 +31,7 @@ def register() -> None:
 
     @nox.session(name="bench-linux", python=False, tags=["bench"])
     def bench_linux(session: nox.Session) -> None:
-        """Benchmark a stock Linux guest under QEMU (the reference kernel); args go to `bench linux`."""
+        """Benchmark a stock Linux guest under QEMU, the reference; args go to `bench linux`."""
         _ci_tools(session, "setup")
         _ci_tools(session, "bench", "linux", *session.posargs)
 
@@ -43,7 +43,7 @@ def register() -> None:
 
     @nox.session(name="tests", python=False, tags=["tests"])
     def tests(session: nox.Session) -> None:
-        """ci_tools' test suite, unit and integration (real QEMU, cargo, HTTP); args go to pytest."""
+        """ci_tools' tests, unit and integration (real QEMU, cargo, HTTP); args go to pytest."""
         _ci_tools(session, "setup")
         session.run(PY, "-m", "pytest", *session.posargs, external=True)
 
