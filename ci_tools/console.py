@@ -16,7 +16,6 @@ bench binary run natively on the host.  It guarantees:
 from __future__ import annotations
 
 import os
-import re
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -29,9 +28,7 @@ import pexpect
 
 from ci_tools import output
 from ci_tools.proc import die_with_parent, which
-
-_ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
-
+from ci_tools.protocol import strip_line
 
 class Ending(str, Enum):
     EXITED = "exited"  # the program ended by itself
@@ -157,7 +154,7 @@ def read_console(
             *complete, pending = pending.split(b"\n")
             for line_bytes in complete:
                 lines += 1
-                line = _ANSI.sub(b"", line_bytes).replace(b"\r", b"").decode(errors="replace")
+                line = strip_line(line_bytes.decode(errors="replace"))
                 if not saw_end and line.strip().startswith(end_marker):
                     saw_end, end_seen_at = True, time.monotonic()
                 if on_line is not None:

@@ -26,8 +26,11 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-# CSI sequences (colours, cursor moves), OSC strings, and two-byte escapes.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+# CSI sequences (colours, cursor moves), OSC strings, charset designations,
+# and the other two-byte escapes (SeaBIOS ends with ESC c, a terminal reset).
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()*+][ -~]|\x1b[@-~]"
+)
 # A Linux printk line: "[    1.234567] message".
 _KLOG = re.compile(r"\[\s*\d+\.\d+\]\s")
 _NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*"
@@ -50,6 +53,11 @@ _RECORD_WORD = re.compile(r"\b(BENCH(?:_[A-Z]+)?)\b")
 _PANIC = re.compile(
     r"Kernel panic - not syncing|panicked at |\bKERNEL PANIC\b|^PANIC[: ]",
 )
+
+
+def strip_line(line: str) -> str:
+    """One console line without ANSI codes and carriage returns."""
+    return _ANSI.sub("", line).replace("\r", "")
 
 
 def clean_console(raw: str) -> list[str]:
@@ -130,6 +138,7 @@ class ParsedOutput:
     errors: list[str] = field(default_factory=list)
     malformed: list[Malformed] = field(default_factory=list)
     panic: str | None = None
+    cut_line: str | None = None  # a last line without its newline: output stopped mid-line
 
     def missing(self) -> list[tuple[int, str]]:
         """(round, name) pairs the plan announced that produced no line."""
@@ -152,14 +161,15 @@ class ParsedOutput:
             return "no BENCH_START line: the bench binary never started its protocol"
         if self.errors:
             return "the bench binary reported an error: " + "; ".join(self.errors)
+        if not self.ended:
+            cut = f" (last line cut off: {self.cut_line!r})" if self.cut_line else ""
+            return f"output ended before BENCH_END{cut}"
         if self.malformed:
             first = self.malformed[0]
             return (
                 f"{len(self.malformed)} malformed BENCH line(s); first at console line "
                 f"{first.line_number}: {first.text!r} ({first.why})"
             )
-        if not self.ended:
-            return "output ended before BENCH_END"
         missing = self.missing()
         if missing:
             shown = ", ".join(f"{n} (round {r})" for r, n in missing[:5])
@@ -277,4 +287,13 @@ def parse(lines: Iterable[str]) -> ParsedOutput:
 
 
 def parse_console(raw: str) -> ParsedOutput:
-    return parse(clean_console(raw))
+    """Parse a whole console log.  A last line without a newline was cut off
+    mid-write (the guest died or the log was truncated): it is kept aside as
+    ``cut_line`` rather than parsed as a malformed record."""
+    lines = clean_console(raw)
+    cut = None
+    if raw and not raw.endswith(("\n", "\r")) and lines:
+        cut = lines.pop() or None
+    out = parse(lines)
+    out.cut_line = cut
+    return out
