@@ -28,6 +28,7 @@ class ExitCode(IntEnum):
     QEMU_FAILED = 15  # QEMU did not start, or exited with an error of its own
     KVM_FAILED = 16  # KVM was requested and does not work on this machine
     HARNESS = 20  # a bug or unexpected state in ci_tools itself
+    GITHUB_API = 21  # the GitHub API failed or kept failing (PR comment not posted)
     INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 
