@@ -126,6 +126,7 @@ def default_limits(accelerator: str, quick: bool, options: BenchOptions) -> Limi
         timeout=options.timeout or timeout,
         silence_timeout=options.silence_timeout or silence,
         grace_after_end=10.0 if slow else 5.0,
+        first_output_timeout=max(options.silence_timeout or 0.0, 90.0 if slow else 30.0),
     )
 
 

@@ -30,6 +30,7 @@ from ci_tools import output
 from ci_tools.proc import die_with_parent, which
 from ci_tools.protocol import strip_line
 
+
 class Ending(str, Enum):
     EXITED = "exited"  # the program ended by itself
     STOPPED_AFTER_END = "stopped-after-end"  # BENCH_END seen, then we stopped it
@@ -53,8 +54,11 @@ class ConsoleRun:
 @dataclass(frozen=True, kw_only=True)
 class Limits:
     timeout: float  # whole run, seconds
-    silence_timeout: float  # longest quiet stretch, seconds
+    silence_timeout: float  # longest quiet stretch once output has started, seconds
     grace_after_end: float = 10.0  # wait this long for power-off after BENCH_END
+    # Longest wait for the very first output (firmware and a quiet kernel boot
+    # print nothing for seconds under TCG); None: same as silence_timeout.
+    first_output_timeout: float | None = None
 
 
 def _kill(child: pexpect.spawn) -> None:
@@ -132,7 +136,10 @@ def read_console(
                     break
             else:
                 overall_left = start + limits.timeout - now
-                silence_left = last_output + limits.silence_timeout - now
+                quiet_limit = limits.silence_timeout
+                if not raw and limits.first_output_timeout is not None:
+                    quiet_limit = limits.first_output_timeout
+                silence_left = last_output + quiet_limit - now
                 if overall_left <= 0:
                     ending = Ending.TIMEOUT
                     break

@@ -21,7 +21,7 @@ from typing import Any
 
 from ci_tools import proc
 from ci_tools.console import ConsoleRun, Ending, Limits, read_console
-from ci_tools.errors import BadInputError, HarnessError
+from ci_tools.errors import BadInputError, HarnessError, Interrupted
 from ci_tools.protocol import ParsedOutput, parse_console
 from ci_tools.qmp import QmpClient
 from ci_tools.results import Status, StatusKind
@@ -154,10 +154,12 @@ def classify(
             reason="the guest reset itself (triple fault or reboot) before BENCH_END",
         )
     if console.ending is Ending.SILENT:
+        waited = limits.silence_timeout
+        if not console.raw and limits.first_output_timeout is not None:
+            waited = limits.first_output_timeout
         return Status(
             kind=StatusKind.HANG,
-            reason=f"no console output for {limits.silence_timeout:g} s "
-            f"({parsed.incomplete_reason()})",
+            reason=f"no console output for {waited:g} s ({parsed.incomplete_reason()})",
         )
     if console.ending is Ending.TIMEOUT:
         return Status(
@@ -214,6 +216,21 @@ def boot(
                 console = ConsoleRun(
                     raw=b"", ending=Ending.EXITED, exit_status=1, signal_status=None,
                     wall_s=0.0, stderr=stderr or str(exc),
+                )  # fmt: skip
+            except (KeyboardInterrupt, Interrupted) as exc:
+                # QEMU is already gone (read_console kills it on the way out);
+                # keep what the console said so far.
+                log.flush()
+                raw = log_path.read_bytes()
+                console = ConsoleRun(
+                    raw=raw, ending=Ending.EXITED, exit_status=None, signal_status=None,
+                    wall_s=0.0, stderr="",
+                )  # fmt: skip
+                parsed = parse_console(raw.decode(errors="replace"))
+                what = str(exc) or "interrupted (Ctrl-C)"
+                return BootOutcome(
+                    status=Status(kind=StatusKind.INTERRUPTED, reason=what),
+                    console=console, parsed=parsed, command=command,
                 )  # fmt: skip
             events = qmp.events()
     finally:

@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from conftest import FIXTURES
 
 from ci_tools.errors import BadInputError, HarnessError
 from ci_tools.results import (
@@ -22,7 +23,6 @@ from ci_tools.results import (
     validate,
     write_atomic,
 )
-from conftest import FIXTURES
 
 VALID = sorted((FIXTURES / "schema").glob("valid-*.json"))
 

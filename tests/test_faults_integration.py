@@ -1,0 +1,114 @@
+"""Fault injection with real QEMU guests: every way a run can end has its own
+exit code and message, no QEMU is left behind, and what was measured is kept."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from guest import REPO, build_c, qemu_processes, run_cli, vm_name
+
+from ci_tools import results, setup
+from ci_tools.errors import ExitCode
+
+pytestmark = pytest.mark.integration
+
+BASE_CMDLINE = "console=ttyS0 quiet panic=-1"
+
+
+@pytest.fixture(scope="module")
+def fault_init(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    setup.ensure_guest_kernel()
+    return build_c(REPO / "tests" / "faults" / "fault_init.c", tmp_path_factory.mktemp("fault"))
+
+
+def run_fault(
+    fault_init: Path, fault: str, out: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "bench", "linux", "--quick", "--binary", str(fault_init), "--accel", "tcg",
+        "--mode", "wallclock",
+        "--cmdline", f"{BASE_CMDLINE} fault={fault}", "--silence-timeout", "6",
+        "-o", str(out), *extra,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "message", "kind"),
+    [
+        ("exit", ExitCode.KERNEL_PANIC, "Kernel panic - not syncing", "kernel-panic"),
+        ("hang", ExitCode.HANG, "no console output for 6 s", "hang"),
+        ("half", ExitCode.INCOMPLETE, "output ended before BENCH_END", "incomplete"),
+        ("garbage", ExitCode.INCOMPLETE, "never started its protocol", "incomplete"),
+        ("reset", ExitCode.GUEST_RESET, "reset itself", "guest-reset"),
+    ],
+)
+def test_fault_has_its_own_exit_code_and_keeps_results(
+    fault_init: Path, tmp_path: Path, fault: str, code: int, message: str, kind: str
+) -> None:
+    out = tmp_path / f"{fault}.json"
+    run = run_fault(fault_init, fault, out)
+    assert run.returncode == code, run.stderr
+    assert message in run.stderr
+    assert str(out) in run.stderr  # says where the partial result is
+    result = results.load(out)  # the partial result is schema-valid
+    assert result.status.kind.value == kind and not result.status.complete
+    log = tmp_path / result.data["boots"][0]["console_log"]
+    assert log.exists() and log.stat().st_size > 0
+    if fault in ("half", "reset"):
+        # the one benchmark measured before the failure is kept
+        assert result.samples("getpid") == [345.0]
+    assert not qemu_processes(vm_name(result.setup["qemu"]["command"]))
+
+
+def _wait_for_child_qemu(parent: int, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in qemu_processes():
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                return pid
+        time.sleep(0.1)
+    raise AssertionError("the harness never started QEMU")
+
+
+def _gone(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True  # dead, waiting only for its (dead) parent's reaper
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_qemu_does_not_outlive_its_harness(fault_init: Path, tmp_path: Path, sig: int) -> None:
+    out = tmp_path / "killed.json"
+    harness = subprocess.Popen(
+        [sys.executable, "-m", "ci_tools", "bench", "linux", "--binary", str(fault_init),
+         "--accel", "tcg", "--cmdline", f"{BASE_CMDLINE} fault=hang",
+         "--silence-timeout", "120", "-o", str(out)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        qemu = _wait_for_child_qemu(harness.pid)
+        time.sleep(1)
+        harness.send_signal(sig)
+        assert _gone(qemu), f"QEMU {qemu} survived {signal.Signals(sig).name} of its harness"
+        code = harness.wait(timeout=30)
+    finally:
+        harness.kill()
+        harness.wait()
+    if sig == signal.SIGKILL:
+        return  # nothing of ours can run; the kernel's PDEATHSIG took QEMU down
+    assert code == ExitCode.INTERRUPTED
+    result = results.load(out)  # interrupted runs still write their result
+    assert result.status.kind.value == "interrupted"
