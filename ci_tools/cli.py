@@ -114,12 +114,78 @@ def _add_show(sub: argparse._SubParsersAction[_Parser]) -> None:
     show.set_defaults(func=_show)
 
 
+def _add_comment(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "comment",
+        help="keep one benchmark comment on a pull request up to date (token from $GITHUB_TOKEN)",
+    )
+    parser.add_argument("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY)")
+    parser.add_argument(
+        "--pr", type=_positive, help="pull request number (default: from --bench-dir or the event)"
+    )
+    body = parser.add_mutually_exclusive_group(required=True)
+    body.add_argument("--body-file", type=Path, help="markdown to post as it is")
+    body.add_argument(
+        "--bench-dir",
+        type=Path,
+        help="a bench-pr artifact: its results are validated again and compared here",
+    )
+    parser.add_argument(
+        "--expect-head-sha",
+        help="post only if the PR's head is still this commit (workflow_run.head_sha)",
+    )
+    parser.add_argument("--details-url", help="link to the full tables (the bench job's summary)")
+    parser.add_argument(
+        "--author",
+        default="github-actions[bot]",
+        help="only a comment by this login is updated ('' for any author)",
+    )
+    parser.set_defaults(func=_comment)
+
+
+def _add_github_event(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "github-event",
+        help="print the PR number and base/head commits of $GITHUB_EVENT_PATH as step outputs",
+    )
+    parser.add_argument("--event-path", type=Path, help="default: $GITHUB_EVENT_PATH")
+    parser.add_argument("--event-name", help="default: $GITHUB_EVENT_NAME")
+    parser.set_defaults(func=_github_event)
+
+
+def _add_bench_pr(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "bench-pr",
+        help="benchmark a PR's merge base and head on this runner, compare, write the artifact",
+    )
+    parser.add_argument("--base", help="the PR's base commit (default: from the event)")
+    parser.add_argument("--head", help="the PR's head commit, checked out here (default: event)")
+    parser.add_argument("--pr", type=_positive, help="PR number (default: from the event)")
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        help="a profile to measure; repeatable (default: every check-<profile> nox session)",
+    )
+    parser.add_argument("--boots", type=_positive, default=5, help="boots per profile and side")
+    parser.add_argument(
+        "--output-dir", type=Path, default=Path("bench-pr"), help="the artifact folder"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, help="where the merge base is checked out (default: a temp dir)"
+    )
+    parser.set_defaults(func=_bench_pr)
+
+
 # Each entry adds one subcommand and sets ``func``, which takes the parsed
 # arguments and returns the exit code.  A new command is one more entry.
 COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     _add_setup,
     _add_bench,
     _add_show,
+    _add_comment,
+    _add_github_event,
+    _add_bench_pr,
 ]
 
 
@@ -187,6 +253,71 @@ def _show(args: argparse.Namespace) -> int:
         if not result.status.complete:
             worst = max(worst, result.status.kind.exit_code)
     return worst
+
+
+def _comment(args: argparse.Namespace) -> int:
+    import os
+
+    from ci_tools import github
+
+    repo = args.repo or os.environ.get("GITHUB_REPOSITORY")
+    if not repo:
+        raise BadInputError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    details = args.details_url or github.run_url()
+    if args.body_file:
+        number = args.pr or github.read_event().number
+        try:
+            text = args.body_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BadInputError(f"cannot read {args.body_file}: {exc.strerror}") from exc
+        body = github.fit_comment("", [github.static_section(text)], details_url=details)
+    else:
+        from ci_tools import prbench
+
+        report = prbench.evaluate(args.bench_dir)
+        number = args.pr or report.pr
+        if args.pr and args.pr != report.pr:
+            raise BadInputError(f"--pr {args.pr} but {args.bench_dir} is for PR #{report.pr}")
+        body = report.comment(details_url=details)
+    if number is None:
+        raise BadInputError("no pull request number: pass --pr N")
+    client = github.Client(os.environ.get("GITHUB_TOKEN"))
+    github.publish_comment(
+        client, repo, number, body, expect_head_sha=args.expect_head_sha, author=args.author or None
+    )
+    return ExitCode.OK
+
+
+def _github_event(args: argparse.Namespace) -> int:
+    from ci_tools import github
+
+    event = github.read_event(args.event_path, event_name=args.event_name)
+    values = {
+        "pr": "" if event.number is None else str(event.number),
+        "base-sha": event.base_sha or "",
+        "head-sha": event.head_sha,
+        "head-repository": event.head_repository or "",
+        "from-fork": "true" if event.from_fork else "false",
+    }
+    for name, value in values.items():
+        print(f"{name}={value}")
+        github.set_output(name, value)
+    return ExitCode.OK
+
+
+def _bench_pr(args: argparse.Namespace) -> int:
+    from ci_tools import prbench
+
+    options = prbench.main_options(
+        base=args.base,
+        head=args.head,
+        pr=args.pr,
+        profiles=args.profile,
+        boots=args.boots,
+        output_dir=args.output_dir,
+        work_dir=args.work_dir,
+    )
+    return prbench.run(options)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

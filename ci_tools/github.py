@@ -170,6 +170,16 @@ def set_output(name: str, value: str) -> bool:
     return True
 
 
+def run_url() -> str | None:
+    """The web page of the current workflow run, whose job summaries hold the full tables."""
+    server = os.environ.get("GITHUB_SERVER_URL")
+    repo = os.environ.get("GITHUB_REPOSITORY")
+    run_id = os.environ.get("GITHUB_RUN_ID")
+    if not (server and repo and run_id):
+        return None
+    return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"
+
+
 # --------------------------------------------------------------------------
 # REST client
 
@@ -499,6 +509,15 @@ def truncate_markdown(text: str, max_chars: int) -> str:
 Renderer = Callable[[int | None], str]
 
 
+def static_section(text: str) -> Renderer:
+    """A section that is already markdown: trimmed only by cutting lines off the end."""
+
+    def render(max_chars: int | None) -> str:
+        return text if max_chars is None else truncate_markdown(text, max_chars)
+
+    return render
+
+
 def fit_sections(renderers: Sequence[Renderer], budget: int) -> tuple[list[str], bool]:
     """Render every section in full, or within shares of ``budget`` if too long.
 
@@ -553,3 +572,50 @@ def fit_comment(
         + (trimmed_note if trimmed else plain_note)
     )
     return truncate_markdown(body, limit)
+
+
+def publish_comment(
+    client: Client,
+    repo: str,
+    number: int,
+    body: str,
+    *,
+    expect_head_sha: str | None = None,
+    author: str | None = None,
+    marker: str = MARKER,
+) -> CommentResult | None:
+    """Post or update the sticky comment; fall back to the job summary.
+
+    Returns None when nothing was posted: no token, a token that may not
+    write (a fork's PR outside ``workflow_run``), or results that are no
+    longer for the PR's head.  Those cases say so in the job summary and a
+    warning, and do not fail the step.  A GitHub outage that outlasts the
+    retries writes the same summary, then raises ``GitHubError``.
+    """
+    table = body.removeprefix(marker).lstrip("\n")
+
+    def fallback(reason: str) -> None:
+        output.warn(f"benchmark comment not posted on PR #{number}: {reason}")
+        output.append_summary(f"### Benchmark comment not posted\n\n{reason}\n\n{table}")
+
+    if not client.has_token:
+        fallback("no GitHub token was given (set GITHUB_TOKEN for this step)")
+        return None
+    try:
+        if expect_head_sha is not None:
+            stale = check_pr_head(client, repo, number, expect_head_sha)
+            if stale is not None:
+                output.info(f"not commenting: {stale}")
+                output.append_summary(f"Benchmark comment not updated: {stale}.\n")
+                return None
+        result = upsert_comment(client, repo, number, body, marker=marker, author=author)
+    except PermissionDenied as exc:
+        fallback(f"the token may not write to this pull request ({exc.message})")
+        return None
+    except GitHubError as exc:
+        fallback(f"the GitHub API failed: {exc.message}")
+        raise
+    output.info(f"{result.action} comment {result.comment_id} on {repo}#{number}: {result.url}")
+    set_output("comment-id", str(result.comment_id))
+    set_output("comment-url", result.url or "")
+    return result
