@@ -117,6 +117,10 @@ def read_console(
         env=env,
         dimensions=(24, 200),
     )
+    # pexpect sleeps 0.1 s after close and after terminate by default; a run
+    # should cost what QEMU costs, not that.
+    child.delayafterclose = child.delayafterterminate = 0
+    child.ptyproc.delayafterclose = child.ptyproc.delayafterterminate = 0
     raw = bytearray()
     pending = b""
     saw_end = False
