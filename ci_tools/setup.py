@@ -30,7 +30,10 @@ def _apt_lists_present() -> bool:
 
 
 def ensure_packages(programs: tuple[str, ...] = tuple(SYSTEM_PACKAGES)) -> None:
-    packages = missing_packages(programs)
+    _apt_install(missing_packages(programs))
+
+
+def _apt_install(packages: list[str]) -> None:
     if not packages:
         return
     command = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
@@ -44,6 +47,26 @@ def ensure_packages(programs: tuple[str, ...] = tuple(SYSTEM_PACKAGES)) -> None:
     if not _apt_lists_present():
         proc.run(["apt-get", "update"], env=env)
     proc.run(command, env=env)
+
+
+# Debian package -> a file it installs.  Debian 12's rust-web packages give a
+# compiler that can build core for a custom target offline (see ci_tools.cargo).
+RUST_PACKAGES = {
+    "rustc-web": Path("/usr/bin/rustc"),
+    "cargo-web": Path("/usr/bin/cargo"),
+    "rust-web-src": Path("/usr/lib/rustlib/src/rust/library/core/Cargo.toml"),
+    "rust-web-clippy": Path("/usr/bin/cargo-clippy"),
+    "rustfmt-web": Path("/usr/bin/cargo-fmt"),
+}
+
+
+def ensure_rust() -> None:
+    """Debian's Rust toolchain with the standard library's sources, for the cargo sessions.
+
+    Called when no rustup nightly with rust-src is available (ci_tools.cargo);
+    a SetupError with the command to run when this is not a root Debian system.
+    """
+    _apt_install([package for package, path in RUST_PACKAGES.items() if not path.exists()])
 
 
 def ensure_guest_kernel() -> Path:

@@ -1,0 +1,332 @@
+"""The one cargo command builder, and the toolchain that runs it.
+
+``cargo check``, ``cargo clippy`` and the kernel's ``cargo build`` all get
+their flags from ``profile_flags``, so a lint can never look at another
+build than the check (Kevlar's ``make lint`` ran clippy without the target
+spec, build-std or the profile's features):
+
+    cargo <sub> [-Z build-std=core,alloc] [-Z json-target-spec] --target <spec>
+          --manifest-path <crate>/Cargo.toml --no-default-features
+          --features <profile features> --message-format=json
+
+Two toolchains can build ``core`` for a custom target:
+
+- a rustup **nightly with rust-src** (what GitHub runners get from rustup);
+- Debian's **rust-web** packages (``/usr/bin/cargo``, sources in
+  ``/usr/lib/rustlib/src``): a stable compiler, so ``RUSTC_BOOTSTRAP=1``
+  unlocks ``-Z``; ``RUSTC=/usr/bin/rustc`` and ``/usr/bin`` first on PATH
+  keep rustup's proxies out; the standard library's own dependencies come
+  from the vendored copies, through ``--config`` flags on the command line
+  (nothing is written into the user's crate or ``CARGO_HOME``).
+
+``toolchain = "auto"`` takes the first of the two that works and otherwise
+says what to install.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ci_tools import proc
+from ci_tools.config import Config, KernelCrate, Profile
+from ci_tools.errors import CiToolsError, SetupError
+
+ToolchainKind = Literal["rustup", "debian"]
+Subcommand = Literal["check", "clippy", "build"]
+
+RUST_SRC = Path("lib/rustlib/src/rust/library")
+DEBIAN_BIN = Path("/usr/bin")
+DEBIAN_SYSROOT = Path("/usr")
+DEBIAN_PACKAGES = ("rustc-web", "cargo-web", "rust-web-src", "rust-web-clippy", "rustfmt-web")
+DEBIAN_INSTALL = f"apt-get install {' '.join(DEBIAN_PACKAGES)}"
+RUSTUP_INSTALL = "rustup toolchain install nightly --component rust-src,clippy,rustfmt"
+DEFAULT_RUSTUP_TOOLCHAIN = "nightly"
+TOOLCHAIN_FILES = ("rust-toolchain.toml", "rust-toolchain")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Toolchain:
+    kind: ToolchainKind
+    cargo: str  # the program to run
+    bin_dir: Path  # where cargo-clippy and cargo-fmt are looked for
+    sysroot: Path
+    version: str  # first line of `rustc -V`
+    env: Mapping[str, str] = field(default_factory=dict)
+    config_args: tuple[str, ...] = ()  # --config flags every cargo command gets
+
+    @property
+    def nightly(self) -> bool:
+        return "nightly" in self.version or "-dev" in self.version
+
+    @property
+    def has_rust_src(self) -> bool:
+        return (self.sysroot / RUST_SRC / "core" / "Cargo.toml").is_file()
+
+    def has_target(self, triple: str) -> bool:
+        """Whether the standard library for a built-in target is installed."""
+        return (self.sysroot / "lib" / "rustlib" / triple / "lib").is_dir()
+
+    def describe(self) -> str:
+        how = {
+            "rustup": "rustup",
+            "debian": "Debian rust-web with RUSTC_BOOTSTRAP=1 and vendored std sources",
+        }[self.kind]
+        return f"{self.version} ({how})"
+
+    def install_hint(self, component: str) -> str:
+        if self.kind == "rustup":
+            name = self.env.get("RUSTUP_TOOLCHAIN", DEFAULT_RUSTUP_TOOLCHAIN)
+            return f"rustup component add {component} --toolchain {name}"
+        package = {"clippy": "rust-web-clippy", "rustfmt": "rustfmt-web"}.get(component, component)
+        return f"apt-get install {package}"
+
+
+def needs_build_std(profile: Profile, toolchain: Toolchain) -> bool:
+    """A JSON spec always needs build-std; a built-in triple when its std is not installed."""
+    return profile.target_is_spec or not toolchain.has_target(profile.target)
+
+
+# --------------------------------------------------------------------------
+# toolchain detection
+
+
+@dataclass(frozen=True, kw_only=True)
+class RustcProbe:
+    sysroot: Path
+    version: str
+
+
+ProbeFn = Callable[[str, Mapping[str, str], Path], "RustcProbe | None"]
+
+
+def probe_rustc(rustc: str, env: Mapping[str, str], cwd: Path) -> RustcProbe | None:
+    """Ask a rustc for its sysroot and version; None when it does not answer."""
+    try:
+        sysroot = proc.run([rustc, "--print", "sysroot"], env=env, cwd=cwd, quiet=True)
+        version = proc.run([rustc, "-V"], env=env, cwd=cwd, quiet=True)
+    except CiToolsError:
+        return None
+    if sysroot.returncode != 0 or version.returncode != 0:
+        return None
+    lines = version.stdout.strip().splitlines()
+    return RustcProbe(sysroot=Path(sysroot.stdout.strip()), version=lines[0] if lines else "")
+
+
+def _rustup_candidate(
+    kernel: KernelCrate, probe: ProbeFn, which: Callable[[str], str | None]
+) -> tuple[Toolchain | None, str]:
+    rustup = which("rustup")
+    if rustup is None:
+        return None, "rustup is not installed"
+    name = kernel.rustup_toolchain
+    if name is None and not any((kernel.workdir / f).is_file() for f in TOOLCHAIN_FILES):
+        name = DEFAULT_RUSTUP_TOOLCHAIN
+    label = f"rustup toolchain {name!r}" if name else "the rustup toolchain of rust-toolchain.toml"
+    env = {"RUSTUP_TOOLCHAIN": name} if name else {}
+    bin_dir = Path(rustup).parent
+    found = probe(str(bin_dir / "rustc"), {**env, "RUSTUP_AUTO_INSTALL": "0"}, kernel.workdir)
+    if found is None:
+        return None, f"{label} is not installed"
+    toolchain = Toolchain(
+        kind="rustup",
+        cargo=str(bin_dir / "cargo"),
+        bin_dir=bin_dir,
+        sysroot=found.sysroot,
+        version=found.version,
+        env=env,
+    )
+    return toolchain, label
+
+
+def _debian_candidate(
+    kernel: KernelCrate, probe: ProbeFn, which: Callable[[str], str | None]
+) -> tuple[Toolchain | None, str]:
+    label = "Debian's rust-web"
+    rustc, cargo = DEBIAN_BIN / "rustc", DEBIAN_BIN / "cargo"
+    if not (rustc.is_file() and cargo.is_file()):
+        return None, f"{label} is not installed"
+    env = {
+        "RUSTC": str(rustc),
+        "RUSTDOC": str(DEBIAN_BIN / "rustdoc"),
+        "RUSTC_BOOTSTRAP": "1",
+        # /usr/bin first: cargo-clippy, cargo-fmt and rustfmt must be Debian's, not
+        # rustup's proxies from ~/.cargo/bin (whose toolchain has no rust-src).
+        "PATH": os.pathsep.join([str(DEBIAN_BIN), os.environ.get("PATH", "")]),
+    }
+    found = probe(str(rustc), env, kernel.workdir)
+    if found is None:
+        return None, f"{label} ({rustc}) does not run"
+    vendor = found.sysroot / RUST_SRC / "vendor"
+    toolchain = Toolchain(
+        kind="debian",
+        cargo=str(cargo),
+        bin_dir=DEBIAN_BIN,
+        sysroot=found.sysroot,
+        version=found.version,
+        env=env,
+        config_args=(
+            "--config",
+            'source.crates-io.replace-with="rust-src-vendor"',
+            "--config",
+            f"source.rust-src-vendor.directory={_toml_string(str(vendor))}",
+        ),
+    )
+    return toolchain, label
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _unusable(toolchain: Toolchain, profiles: Sequence[Profile]) -> str | None:
+    """Why this toolchain cannot build these profiles, or None if it can."""
+    needing = [p for p in profiles if needs_build_std(p, toolchain)]
+    if not needing:
+        return None
+    targets = ", ".join(sorted({p.target for p in needing}))
+    if not toolchain.has_rust_src:
+        missing = toolchain.sysroot / RUST_SRC
+        return f"has no rust-src ({missing} missing), needed to build core for {targets}"
+    if toolchain.kind == "rustup" and not toolchain.nightly:
+        return f"is {toolchain.version}, not a nightly; -Z build-std for {targets} needs one"
+    return None
+
+
+def detect(
+    kernel: KernelCrate,
+    profiles: Sequence[Profile],
+    *,
+    probe: ProbeFn = probe_rustc,
+    which: Callable[[str], str | None] = shutil.which,
+) -> Toolchain:
+    """The toolchain that will run cargo for these profiles, or a SetupError saying
+    what to install."""
+    order = {"auto": ("rustup", "debian"), "rustup": ("rustup",), "debian": ("debian",)}
+    candidates = {"rustup": _rustup_candidate, "debian": _debian_candidate}
+    reasons = []
+    for kind in order[kernel.toolchain]:
+        toolchain, label = candidates[kind](kernel, probe, which)
+        if toolchain is None:
+            reasons.append(label)
+            continue
+        why_not = _unusable(toolchain, profiles)
+        if why_not is None:
+            if toolchain.kind == "debian" and not any(
+                needs_build_std(p, toolchain) for p in profiles
+            ):
+                # Built-in targets only: keep crates.io as it is.
+                toolchain = dataclasses.replace(toolchain, config_args=())
+            return toolchain
+        reasons.append(f"{label} {why_not}")
+    listing = "\n".join(f"  - {r}" for r in reasons)
+    hints = {"rustup": RUSTUP_INSTALL, "debian": f"(Debian 12, as root) {DEBIAN_INSTALL}"}
+    hint = " or ".join(hints[k] for k in order[kernel.toolchain])
+    raise SetupError(
+        f"no usable Rust toolchain for kernel.toolchain = {kernel.toolchain!r}:\n{listing}",
+        hint=f"install one: {hint}",
+    )
+
+
+def resolve(config: Config, profiles: Sequence[Profile] | None = None) -> Toolchain:
+    """``detect``, installing Debian's toolchain first when that is allowed and needed."""
+    selected = list(profiles) if profiles is not None else list(config.profiles)
+    try:
+        return detect(config.kernel, selected)
+    except SetupError as first:
+        if config.kernel.toolchain == "rustup":
+            raise
+        from ci_tools import setup
+
+        try:
+            setup.ensure_rust()
+        except SetupError:
+            raise first from None
+        return detect(config.kernel, selected)
+
+
+# --------------------------------------------------------------------------
+# commands
+
+
+@dataclass(frozen=True, kw_only=True)
+class CargoCommand:
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        assignments = [f"{k}={shlex.quote(v)}" for k, v in self.env.items() if k != "PATH"]
+        return " ".join([*assignments, proc.quote(self.argv)])
+
+
+def profile_flags(config: Config, profile: Profile, toolchain: Toolchain) -> list[str]:
+    """The flags that make a cargo command build exactly this profile."""
+    flags = []
+    if needs_build_std(profile, toolchain):
+        flags += ["-Z", f"build-std={','.join(config.kernel.build_std)}"]
+    if profile.target_is_spec:
+        flags += ["-Z", "json-target-spec"]
+    flags += ["--target", profile.target, "--manifest-path", str(config.kernel.manifest)]
+    flags.append("--no-default-features")
+    if profile.features:
+        flags += ["--features", profile.feature]
+    return flags + list(toolchain.config_args)
+
+
+def rustflags_env(profile: Profile) -> dict[str, str]:
+    """The profile's extra rustflags, as cargo's unambiguous encoded variable."""
+    if not profile.rustflags:
+        return {}
+    return {"CARGO_ENCODED_RUSTFLAGS": "\x1f".join(profile.rustflags)}
+
+
+def cargo_command(
+    subcommand: Subcommand,
+    config: Config,
+    profile: Profile,
+    toolchain: Toolchain,
+    *,
+    release: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> CargoCommand:
+    """``cargo check|clippy|build`` for a profile; clippy adds only its lint arguments."""
+    argv = [toolchain.cargo, subcommand, *profile_flags(config, profile, toolchain)]
+    if release:
+        argv.append("--release")
+    argv.append("--message-format=json")
+    if subcommand == "clippy":
+        lints = (["-D", "warnings"] if config.clippy.deny_warnings else []) + list(
+            config.clippy.args
+        )
+        if lints:
+            argv += ["--", *lints]
+    return CargoCommand(
+        argv=tuple(argv),
+        cwd=config.kernel.workdir,
+        env={**toolchain.env, **rustflags_env(profile), **(env or {})},
+    )
+
+
+def fmt_command(config: Config, toolchain: Toolchain) -> CargoCommand:
+    argv = [
+        toolchain.cargo, "fmt", "--check", "--manifest-path", str(config.kernel.manifest),
+        *config.fmt.args, "--", "--color", "never",
+    ]  # fmt: skip
+    return CargoCommand(argv=tuple(argv), cwd=config.kernel.workdir, env=dict(toolchain.env))
+
+
+def require_component(toolchain: Toolchain, program: str, component: str) -> None:
+    """A SetupError naming the install command when ``cargo-clippy``/``cargo-fmt`` is missing."""
+    folder = toolchain.sysroot / "bin" if toolchain.kind == "rustup" else toolchain.bin_dir
+    if not (folder / program).is_file():
+        raise SetupError(
+            f"{component} is not installed for {toolchain.describe()} ({folder / program} missing)",
+            hint=toolchain.install_hint(component),
+        )
