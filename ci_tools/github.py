@@ -42,7 +42,7 @@ API_VERSION = "2022-11-28"
 COMMENT_LIMIT = 65_536
 MARKER = "<!-- ci_tools:benchmark-comment -->"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_REPO = re.compile(r"^[A-Za-z0-9_-]+/(?!\.+$)[A-Za-z0-9_.-]+$")
 
 
 # --------------------------------------------------------------------------

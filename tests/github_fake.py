@@ -94,7 +94,10 @@ class FakeGitHub:
         times: int = 1,
     ) -> None:
         """The next ``times`` requests matching ``method`` and regex ``path`` get ``status``."""
-        default = {"message": f"fault {status}", "documentation_url": "https://docs.github.com/rest"}
+        default = {
+            "message": f"fault {status}",
+            "documentation_url": "https://docs.github.com/rest",
+        }
         self.faults.append(
             Fault(method, re.compile(path), status, headers or {}, body or default, times)
         )
@@ -163,7 +166,9 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         body = json.loads(raw) if raw else None
         fake.requests.append(
-            Recorded(method, split.path, query, {k.lower(): v for k, v in self.headers.items()}, body)
+            Recorded(
+                method, split.path, query, {k.lower(): v for k, v in self.headers.items()}, body
+            )
         )
         if not split.path.startswith(fake.prefix + "/"):
             return self._send(404, {"message": "Not Found"})
@@ -259,7 +264,7 @@ def serve(fake: FakeGitHub | None = None) -> Iterator[FakeGitHub]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.fake = fake
     fake.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield fake
