@@ -177,6 +177,52 @@ def _add_bench_pr(sub: argparse._SubParsersAction[_Parser]) -> None:
     parser.set_defaults(func=_bench_pr)
 
 
+def _add_compare(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "compare",
+        help="compare result files (the first is the baseline); exit 0 ok, 1 regression, "
+        "2 inconclusive, 3 cannot compare",
+    )
+    parser.add_argument("files", nargs="+", type=Path, help="BASE.json HEAD.json [MORE.json ...]")
+    parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write GitHub markdown")
+    parser.add_argument(
+        "--plain", action="store_true", help="Kevlar's side-by-side table, a ratio column per file"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="compare results taken under different setups"
+    )
+    parser.add_argument(
+        "--config", type=Path, help="ci_tools.toml with [compare] min_effect (default: if present)"
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=None, help="family-wise false-alarm rate (default 0.01)"
+    )
+    parser.add_argument(
+        "--pairs",
+        action="store_true",
+        help="files are BASE1 HEAD1 BASE2 HEAD2 ...: one table, one family (a profile matrix)",
+    )
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        help="JSON {benchmark: noise floor} from A/A runs (benchmarks/evaluate_gate.py)",
+    )
+    parser.set_defaults(func=_compare)
+
+
+def _add_cost(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "cost", help="each profile's medians against the fastest profile and the Linux guest"
+    )
+    parser.add_argument("--reference", type=Path, required=True, help="the Linux guest's result")
+    parser.add_argument("files", nargs="+", type=Path, help="one result file per profile")
+    parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write GitHub markdown")
+    parser.add_argument(
+        "--force", action="store_true", help="set results taken under different setups side by side"
+    )
+    parser.set_defaults(func=_cost)
+
+
 # Each entry adds one subcommand and sets ``func``, which takes the parsed
 # arguments and returns the exit code.  A new command is one more entry.
 COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
@@ -186,6 +232,8 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     _add_comment,
     _add_github_event,
     _add_bench_pr,
+    _add_compare,
+    _add_cost,
 ]
 
 
@@ -318,6 +366,42 @@ def _bench_pr(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
     )
     return prbench.run(options)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from ci_tools import compare, results, tables
+
+    loaded = [results.load(path) for path in args.files]
+    if args.pairs and len(loaded) % 2:
+        raise BadInputError("--pairs needs an even number of files: BASE1 HEAD1 BASE2 HEAD2 ...")
+    pairs = list(zip(loaded[::2], loaded[1::2], strict=True)) if args.pairs else None
+    comparison = compare.compare_pairs(
+        pairs or [(loaded[0], r) for r in loaded[1:]],
+        min_effects=compare.min_effects_from_config(args.config),
+        force=args.force,
+        alpha=compare.DEFAULT_ALPHA if args.alpha is None else args.alpha,
+        noise_floors=compare.load_calibration(args.calibration) if args.calibration else None,
+    )
+    print(tables.comparison_plain(comparison) if args.plain else tables.comparison_text(comparison))
+    markdown = compare.render_markdown(comparison)
+    if args.markdown:
+        results.write_atomic(args.markdown, markdown)
+    output.append_summary(markdown)
+    return comparison.exit_code
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from ci_tools import compare, results, tables
+
+    cost = compare.cost_table(
+        results.load(args.reference), [results.load(p) for p in args.files], force=args.force
+    )
+    print(tables.cost_text(cost))
+    markdown = tables.cost_markdown(cost)
+    if args.markdown:
+        results.write_atomic(args.markdown, markdown)
+    output.append_summary(markdown)
+    return ExitCode.OK
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

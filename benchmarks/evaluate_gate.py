@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""Measure the benchmark gate of ``ci_tools compare`` on real boots of this machine.
+
+It boots the Linux guest many times (through ci_tools, like ``bench linux``),
+keeps every boot's samples, and then replays pull requests that change
+nothing and pull requests that slow one benchmark down:
+
+* false alarms: A/A comparisons of two disjoint sets of real boots of the
+  same kernel; a table with any "regression" row is a false alarm (the
+  goal is at most 1 % of tables);
+* detection: the same draws with the head samples of one benchmark scaled
+  by 2 %, 5 % and 10 %; detected when that row says "regression" (the goal
+  is at least 95 % at 5 % in deterministic mode);
+* runner time: the wall time of the boots one comparison needs (base and
+  head), from the boots' own ``wall_s``; the goal is 10 minutes per profile.
+
+Deterministic mode draws base and head from one pool of boots whose kernel
+command lines differ (layouts), the case ``--boots`` covers.  Wall-clock
+mode draws base and head from *different runs*, so drift between runs (what
+makes wall-clock gating hard) is in the figures.
+
+Result files go to ``--data`` (default ``benchmarks/gate-data``) and are
+reused on the next call; ``--no-collect`` only analyses what is there.
+Run it niced in the background; collecting the default pools takes about
+15 minutes of one core.
+
+    nice python benchmarks/evaluate_gate.py
+    nice python benchmarks/evaluate_gate.py --no-collect --boots-per-side 6,8,10
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ci_tools import compare, results, stats
+from ci_tools.compare import Verdict
+from ci_tools.results import Result
+
+SCALES = (1.02, 1.05, 1.10)
+MODES = ("deterministic", "wallclock")
+
+
+@dataclass(frozen=True)
+class Boot:
+    run: Result
+    index: int
+
+    @property
+    def wall_s(self) -> float:
+        return float(self.run.data["boots"][self.index]["wall_s"])
+
+    @property
+    def label(self) -> str:
+        return f"{self.run.path.stem if self.run.path else '?'}#{self.index}"
+
+
+# --- collecting -------------------------------------------------------------------
+
+
+def collect(data: Path, mode: str, runs: int, boots: int, rounds: int) -> list[Result]:
+    """``runs`` result files of ``boots`` boots each; existing files are reused."""
+    from ci_tools import bench, kernels, setup
+    from ci_tools.qemu import Mode
+
+    out = []
+    for k in range(runs):
+        path = data / f"{mode}-run{k}.json"
+        if path.exists():
+            out.append(results.load(path))
+            continue
+        setup.ensure_packages(tuple(setup.SYSTEM_PACKAGES))
+        # Each run gets its own command line (and so its own set of layouts).
+        cmdline = bench.DEFAULT_CMDLINE + (f" ci_tools.eval={k}" if k else "")
+        target = bench.GuestTarget(
+            name="linux", kernel=kernels.find_linux_kernel(None), cmdline=cmdline
+        )
+        options = bench.BenchOptions(
+            rounds=rounds, boots=boots, mode=Mode(mode), accel="tcg", output=path
+        )
+        print(f"collecting {path} ({boots} boots x {rounds} round(s), {mode})", file=sys.stderr)
+        out.append(bench.run_guest(target, options))
+    return out
+
+
+def existing(data: Path, mode: str) -> list[Result]:
+    return [results.load(p) for p in sorted(data.glob(f"{mode}-run*.json"))]
+
+
+# --- synthetic results from chosen boots ----------------------------------------------
+
+
+def assemble(
+    boots: Sequence[Boot], *, name: str, scale: Mapping[str, float] | None = None
+) -> Result:
+    """A result made of the chosen boots (renumbered 0..n-1), some benchmarks scaled."""
+    first = boots[0].run.data
+    doc: dict[str, Any] = copy.deepcopy({k: v for k, v in first.items() if k != "benchmarks"})
+    doc["boots"] = []
+    doc["benchmarks"] = {}
+    doc["skipped"] = []
+    doc["extras"] = {}
+    doc["setup"]["boots"] = len(boots)
+    for new, boot in enumerate(boots):
+        record = dict(boot.run.data["boots"][boot.index], index=new)
+        doc["boots"].append(record)
+        for bench_name, bench in boot.run.data["benchmarks"].items():
+            factor = (scale or {}).get(bench_name, 1.0)
+            samples = doc["benchmarks"].setdefault(bench_name, {"samples": []})["samples"]
+            for s in bench["samples"]:
+                if s["boot"] != boot.index:
+                    continue
+                total = round(s["total_ns"] * factor)
+                samples.append(dict(s, boot=new, total_ns=total,
+                                    per_iter_ns=total // s["iterations"]))  # fmt: skip
+        for skip in boot.run.data["skipped"]:
+            if skip["boot"] == boot.index:
+                doc["skipped"].append(dict(skip, boot=new))
+    return Result(doc, Path(name))
+
+
+# --- the replay -------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    tables: int = 0
+    false_alarm_tables: int = 0
+    inconclusive_tables: int = 0
+    detected: int = 0
+    inconclusive_row: int = 0
+
+    def rate(self, count: int) -> float:
+        return count / self.tables if self.tables else float("nan")
+
+
+def draw(
+    pool: Sequence[Boot], runs: Sequence[Result], mode: str, n: int, rng: np.random.Generator
+) -> tuple[list[Boot], list[Boot]]:
+    if mode == "deterministic" or len(runs) < 2:
+        picked = rng.choice(len(pool), size=2 * n, replace=False)
+        return [pool[i] for i in picked[:n]], [pool[i] for i in picked[n:]]
+    a, b = rng.choice(len(runs), size=2, replace=False)
+    by_run = [[bt for bt in pool if bt.run is runs[k]] for k in (a, b)]
+    if min(len(by_run[0]), len(by_run[1])) < n:
+        raise SystemExit(f"runs have fewer than {n} boots: collect more or lower --boots-per-side")
+    base = [by_run[0][i] for i in rng.choice(len(by_run[0]), size=n, replace=False)]
+    head = [by_run[1][i] for i in rng.choice(len(by_run[1]), size=n, replace=False)]
+    return base, head
+
+
+def replay(
+    pool: Sequence[Boot],
+    runs: Sequence[Result],
+    mode: str,
+    n: int,
+    *,
+    trials: int,
+    detect_trials: int,
+    min_effects: Mapping[str, float] | None,
+    alpha: float,
+    seed: int,
+) -> tuple[Tally, dict[tuple[str, float], Tally], dict[str, int]]:
+    rng = np.random.default_rng(seed)
+    names = runs[0].benchmark_names()
+    aa = Tally()
+    false_rows: dict[str, int] = {name: 0 for name in names}
+    for _ in range(trials):
+        base, head = draw(pool, runs, mode, n, rng)
+        c = compare.compare_pairs(
+            [(assemble(base, name="base.json"), assemble(head, name="head.json"))],
+            min_effects=min_effects, alpha=alpha,
+        )  # fmt: skip
+        aa.tables += 1
+        flagged = [r.benchmark for r in c.rows if r.verdict is Verdict.REGRESSION]
+        aa.false_alarm_tables += bool(flagged)
+        aa.inconclusive_tables += c.exit_code == 2
+        for f in flagged:
+            false_rows[f] += 1
+    detection: dict[tuple[str, float], Tally] = {}
+    for name in names:
+        for scale in SCALES:
+            t = detection[(name, scale)] = Tally()
+            for _ in range(detect_trials):
+                base, head = draw(pool, runs, mode, n, rng)
+                c = compare.compare_pairs(
+                    [(assemble(base, name="base.json"),
+                      assemble(head, name="head.json", scale={name: scale}))],
+                    min_effects=min_effects, alpha=alpha,
+                )  # fmt: skip
+                t.tables += 1
+                row = next(r for r in c.rows if r.benchmark == name)
+                t.detected += row.verdict is Verdict.REGRESSION
+                t.inconclusive_row += row.verdict is Verdict.INCONCLUSIVE
+                t.false_alarm_tables += any(
+                    r.verdict is Verdict.REGRESSION for r in c.rows if r.benchmark != name
+                )
+    return aa, detection, false_rows
+
+
+def aa_noise(pool: Sequence[Boot], runs: Sequence[Result], mode: str, n: int) -> dict[str, float]:
+    """95th percentile of |head/base - 1| over A/A draws: a stored calibration."""
+    rng = np.random.default_rng(7)
+    seen: dict[str, list[float]] = {}
+    for _ in range(200):
+        base, head = draw(pool, runs, mode, n, rng)
+        rb, rh = assemble(base, name="b"), assemble(head, name="h")
+        for name in rb.benchmark_names():
+            b, h = compare.per_boot(rb, name), compare.per_boot(rh, name)
+            if b and h:
+                est = stats.hodges_lehmann_log_ratio(b.values, h.values)
+                seen.setdefault(name, []).append(abs(float(np.expm1(est))))
+    return {k: round(float(np.quantile(v, 0.95)), 4) for k, v in seen.items()}
+
+
+# --- reporting ----------------------------------------------------------------------------
+
+
+def spread_line(runs: Sequence[Result]) -> list[str]:
+    out = []
+    for name in runs[0].benchmark_names():
+        values = [v for r in runs for v in (compare.per_boot(r, name) or compare.Side(
+            values=(), samples=0)).values]  # fmt: skip
+        if values:
+            med = statistics.median(values)
+            out.append(f"    {name:<11} median {med:>10,.0f} ns  per-boot range "
+                       f"{min(values) / med - 1:+.1%} .. {max(values) / med - 1:+.1%}")  # fmt: skip
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--data", type=Path, default=Path(__file__).parent / "gate-data")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--det-runs", type=int, default=1, help="deterministic runs to collect")
+    parser.add_argument("--det-boots", type=int, default=40, help="boots per deterministic run")
+    parser.add_argument("--wall-runs", type=int, default=4, help="wall-clock runs to collect")
+    parser.add_argument("--wall-boots", type=int, default=10, help="boots per wall-clock run")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per boot when collecting")
+    parser.add_argument("--boots-per-side", default="8", help="comma list: n boots each side")
+    parser.add_argument("--trials", type=int, default=400, help="A/A comparisons per setting")
+    parser.add_argument("--detect-trials", type=int, default=100, help="per benchmark and scale")
+    parser.add_argument("--alpha", type=float, default=compare.DEFAULT_ALPHA)
+    parser.add_argument("--config", type=Path, help="take min_effect from this ci_tools.toml")
+    parser.add_argument("--no-collect", action="store_true", help="analyse existing files only")
+    parser.add_argument("--write-calibration", type=Path, metavar="DIR",
+                        help="write <mode>-calibration.json (A/A noise floors) here")  # fmt: skip
+    args = parser.parse_args(argv)
+    min_effects = compare.min_effects_from_config(args.config) if args.config else None
+    sizes = [int(x) for x in args.boots_per_side.split(",")]
+    started = time.monotonic()
+    for mode in args.modes.split(","):
+        if args.no_collect:
+            runs = existing(args.data, mode)
+        elif mode == "deterministic":
+            runs = collect(args.data, mode, args.det_runs, args.det_boots, args.rounds)
+        else:
+            runs = collect(args.data, mode, args.wall_runs, args.wall_boots, args.rounds)
+        if not runs:
+            print(f"{mode}: no result files in {args.data}")
+            continue
+        pool = [Boot(r, i) for r in runs for i in range(len(r.data["boots"]))
+                if r.data["boots"][i]["status"]["state"] == "complete"]  # fmt: skip
+        boot_s = statistics.mean(b.wall_s for b in pool)
+        rounds = runs[0].setup["rounds"]
+        print(f"\n=== {mode} mode: {len(pool)} real boots in {len(runs)} run(s), "
+              f"{rounds} round(s) per boot, {boot_s:.1f} s per boot on average ===")  # fmt: skip
+        print("  per-boot spread of the pool:")
+        print("\n".join(spread_line(runs)))
+        effects = {
+            n: compare.min_effect_for(n, min_effects, mode) for n in runs[0].benchmark_names()
+        }
+        print("  minimum effects: " + ", ".join(f"{k} {v:.0%}" for k, v in effects.items()))
+        for n in sizes:
+            t0 = time.monotonic()
+            aa, det, false_rows = replay(
+                pool, runs, mode, n, trials=args.trials, detect_trials=args.detect_trials,
+                min_effects=min_effects, alpha=args.alpha, seed=1000 + n,
+            )  # fmt: skip
+            runner = 2 * n * boot_s
+            print(f"\n  {n} boots per side ({2 * n} boots per comparison, runner time "
+                  f"{runner:.0f} s = {runner / 60:.1f} min per profile; analysis "
+                  f"{time.monotonic() - t0:.0f} s):")  # fmt: skip
+            alarms = f"{aa.false_alarm_tables}/{aa.tables} = {aa.rate(aa.false_alarm_tables):.2%}"
+            unsure = aa.rate(aa.inconclusive_tables)
+            print(f"    false alarms (A/A, whole table of {len(false_rows)} rows): {alarms}; "
+                  f"tables inconclusive (exit 2): {unsure:.1%}")  # fmt: skip
+            if any(false_rows.values()):
+                print("      rows that alarmed: "
+                      + ", ".join(f"{k} {v}" for k, v in false_rows.items() if v))  # fmt: skip
+            header = "    detection     " + "".join(f"{f'+{s - 1:.0%}':>22}" for s in SCALES)
+            print(header)
+            totals = {s: Tally() for s in SCALES}
+            for name in runs[0].benchmark_names():
+                cells = []
+                for s in SCALES:
+                    t = det[(name, s)]
+                    tot = totals[s]
+                    tot.tables += t.tables
+                    tot.detected += t.detected
+                    tot.inconclusive_row += t.inconclusive_row
+                    tot.false_alarm_tables += t.false_alarm_tables
+                    cells.append(
+                        f"{t.rate(t.detected):>7.0%} (incl. {t.rate(t.inconclusive_row):>4.0%})"
+                    )
+                print(f"      {name:<11}" + "".join(f"{c:>22}" for c in cells))
+            print("      all        " + "".join(
+                f"{f'{t.rate(t.detected):.0%} (incl. {t.rate(t.inconclusive_row):.0%})':>22}"
+                for t in totals.values()))  # fmt: skip
+            others = sum(t.false_alarm_tables for t in totals.values())
+            print(f"      other rows flagged in detection tables: {others}/"
+                  f"{sum(t.tables for t in totals.values())}")  # fmt: skip
+        if args.write_calibration:
+            floors = aa_noise(pool, runs, mode, sizes[-1])
+            args.write_calibration.mkdir(parents=True, exist_ok=True)
+            out = args.write_calibration / f"{mode}-calibration.json"
+            out.write_text(json.dumps(
+                {"mode": mode, "boots_per_side": sizes[-1], "noise_floor": floors,
+                 "source": f"{len(pool)} boots in {len(runs)} run(s), 200 A/A draws, 95th pct"},
+                indent=2) + "\n")  # fmt: skip
+            print(f"  calibration: {out}: {floors}")
+    print("\n(incl. = share of those rows that were inconclusive rather than no change)")
+    print(f"evaluation took {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,625 @@
+"""Compare result files and decide: regression, improvement, no change or inconclusive.
+
+``compare_results([base, head, ...])`` compares every other file with the
+first; ``compare_pairs([(base, head), ...])`` compares several pairs (a
+profile matrix) as one table.  Either way every row of the table belongs to
+one family: the false-alarm rate holds for the whole table, not per row.
+
+How a row is decided (the numbers come from ``ci_tools.stats``):
+
+1. Boots are the unit of replication: each boot gives one value, the
+   median of its rounds.  With too few boots for the U test to ever reach
+   the level a row needs (alpha / number of rows, Holm's first step), the
+   row is **inconclusive** and says how many boots would do.
+2. The threshold of a row is the larger of the benchmark's minimum effect
+   (config ``[compare] min_effect``, else a built-in default per mode) and
+   its noise floor (A/A splits of the same boots, or a stored calibration).
+3. **Regression** needs statistical evidence (Holm-adjusted Mann-Whitney
+   p <= alpha) *and* the whole confidence interval of head/base above
+   1 + threshold.  Significant but with an interval that straddles the
+   threshold: **inconclusive**.  Significant but entirely below the
+   threshold: **no change** (a real but negligible difference; the note
+   says so).  Improvements are the mirror image, except that an uncertain
+   improvement is "no change", as it is certainly not a regression.
+4. Not significant: **no change**.
+
+Inputs taken under different accelerators, modes, QEMU versions or
+machines, CPU models or iteration counts are refused (``BadInputError``,
+exit 3) unless forced; a forced table carries the differences in its notes.
+Benchmarks on one side only, skipped or from an incomplete run are rows of
+their own, never dropped; anything that could not be measured makes the
+exit code at least "inconclusive", never "no regression".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from ci_tools import stats
+from ci_tools.errors import BadInputError, ExitCode
+from ci_tools.results import Result
+
+DEFAULT_ALPHA = 0.01
+# Smallest slowdown worth failing a pull request for, when the config says
+# nothing.  Deterministic mode repeats within 0.5 % for the stable
+# benchmarks (MACHINE.md), so 3 % is well clear of it; wall-clock runs move
+# 20-40 % between runs of the same code, which no statistics on one job's
+# boots can see, hence the much larger default there.
+DEFAULT_MIN_EFFECT = {"deterministic": 0.03, "wallclock": 0.25}
+
+
+class Verdict(str, Enum):
+    REGRESSION = "regression"
+    INCONCLUSIVE = "inconclusive"
+    IMPROVEMENT = "improvement"
+    NO_CHANGE = "no change"
+    NEW = "new"  # only in head: nothing to compare with; does not affect the exit code
+
+    @property
+    def rank(self) -> int:
+        """Order of rows in the tables: regressions first, unchanged last."""
+        return list(Verdict).index(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Side:
+    """One side of a row: per-boot values of one benchmark in one result."""
+
+    values: tuple[float, ...]  # one per boot: the median of that boot's rounds
+    samples: int  # rounds over all boots
+
+    @property
+    def boots(self) -> int:
+        return len(self.values)
+
+    @property
+    def median(self) -> float:
+        return float(statistics.median(self.values))
+
+    @property
+    def spread(self) -> float:
+        """Half the range of the per-boot values, relative to their median."""
+        return (max(self.values) - min(self.values)) / 2 / self.median if self.median else 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    benchmark: str
+    base_label: str
+    head_label: str
+    base: Side | None
+    head: Side | None
+    verdict: Verdict
+    reason: str = ""
+    ratio: float | None = None  # Hodges-Lehmann estimate of head/base
+    ci: tuple[float, float] | None = None  # confidence interval of ratio
+    p: float | None = None
+    p_adjusted: float | None = None  # Holm over every row of the comparison
+    min_effect: float = 0.0
+    noise_floor: float | None = None
+
+    @property
+    def threshold(self) -> float:
+        return max(self.min_effect, self.noise_floor or 0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    pairs: tuple[tuple[str, str], ...]  # (base label, head label)
+    rows: tuple[Row, ...]
+    alpha: float
+    mode: str
+    family: int  # rows in the Holm family
+    forced: tuple[str, ...] = ()  # incompatibilities overridden by force=True
+    incomplete: tuple[str, ...] = ()  # "label: reason" of inputs that did not finish
+    notes: tuple[str, ...] = ()
+    confidence: float = stats.CONFIDENCE
+
+    @property
+    def labels(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for base, head in self.pairs:
+            seen.setdefault(base)
+            seen.setdefault(head)
+        return list(seen)
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(1 for r in self.rows if r.verdict is verdict)
+
+    def sorted_rows(self) -> list[Row]:
+        """Regressions first, then inconclusive, improvements, new, unchanged (stable)."""
+        return sorted(self.rows, key=lambda r: r.verdict.rank)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.count(Verdict.REGRESSION):
+            return ExitCode.REGRESSION
+        if self.count(Verdict.INCONCLUSIVE) or self.incomplete:
+            return ExitCode.INCONCLUSIVE
+        return ExitCode.OK
+
+    @property
+    def summary(self) -> str:
+        parts = [
+            f"{self.count(Verdict.REGRESSION)} regression(s)",
+            f"{self.count(Verdict.INCONCLUSIVE)} inconclusive",
+            f"{self.count(Verdict.IMPROVEMENT)} improvement(s)",
+            f"{self.count(Verdict.NO_CHANGE)} unchanged",
+        ]
+        if self.count(Verdict.NEW):
+            parts.append(f"{self.count(Verdict.NEW)} new")
+        return ", ".join(parts)
+
+
+# --- reading one side ---------------------------------------------------------
+
+
+def label(result: Result) -> str:
+    return result.path.name if result.path is not None else result.name
+
+
+def unique_labels(results: Sequence[Result]) -> dict[int, str]:
+    """id(result) -> a short label; more of the path where file names collide."""
+    distinct = list({id(r): r for r in results}.values())
+    for depth in range(1, 8):
+        out = {}
+        for r in distinct:
+            if r.path is None:
+                out[id(r)] = r.name
+            else:
+                out[id(r)] = "/".join(r.path.parts[-depth:])
+        if len(set(out.values())) == len(out):
+            return out
+    return {id(r): f"{label(r)}#{i + 1}" for i, r in enumerate(distinct)}
+
+
+def per_boot(result: Result, name: str) -> Side | None:
+    """One value per boot (the median of its rounds, full precision); None if never measured."""
+    bench = result.data["benchmarks"].get(name)
+    if not bench or not bench["samples"]:
+        return None
+    by_boot: dict[int, list[float]] = {}
+    for s in bench["samples"]:
+        by_boot.setdefault(s["boot"], []).append(s["total_ns"] / s["iterations"])
+    values = tuple(float(statistics.median(by_boot[b])) for b in sorted(by_boot))
+    if any(v <= 0 for v in values):
+        return None
+    return Side(values=values, samples=len(bench["samples"]))
+
+
+def _skip_reasons(result: Result) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for s in result.data["skipped"]:
+        reasons = out.setdefault(s["name"], [])
+        if s["reason"] not in reasons:
+            reasons.append(s["reason"])
+    return out
+
+
+def _boots_run(result: Result) -> int:
+    return len(result.data["boots"])
+
+
+def _partial_note(result: Result, name: str, side: Side | None, which: str) -> str:
+    """Say when a benchmark has values from fewer boots than the run made."""
+    run = _boots_run(result)
+    got = side.boots if side else 0
+    if side is None or got >= run:
+        return ""
+    skipped = _skip_reasons(result).get(name)
+    why = f"skipped: {'; '.join(skipped)}" if skipped else "missing"
+    return f"{which}: {got} of {run} boots ({why})"
+
+
+# --- compatibility ------------------------------------------------------------
+
+
+def incompatibilities(a: Result, b: Result) -> list[str]:
+    """Every reason the samples of ``a`` and ``b`` cannot be compared honestly."""
+    la, lb = label(a), label(b)
+    sa, sb = a.setup, b.setup
+    out = []
+
+    def differ(what: str, va: object, vb: object) -> None:
+        if va != vb:
+            out.append(f"{what} differs: {la} {va}, {lb} {vb}")
+
+    differ("target kind", a.data["target"]["kind"], b.data["target"]["kind"])
+    differ("accelerator", sa["accelerator"], sb["accelerator"])
+    differ("mode", sa["mode"], sb["mode"])
+    qa, qb = sa["qemu"] or {}, sb["qemu"] or {}
+    differ("QEMU version", qa.get("version"), qb.get("version"))
+    differ("QEMU machine", qa.get("machine"), qb.get("machine"))
+    differ("guest memory (MiB)", qa.get("memory_mb"), qb.get("memory_mb"))
+    differ("CPU model", sa["cpu_model"], sb["cpu_model"])
+    if "wallclock" in (sa["mode"], sb["mode"]):
+        # Real time depends on the host; virtual time under -icount does not.
+        differ("host CPU (wall-clock timing)", sa["host_cpu"], sb["host_cpu"])
+    differ(
+        "quick/full mode", "quick" if sa["quick"] else "full", "quick" if sb["quick"] else "full"
+    )
+    for name in a.benchmark_names():
+        ia, ib = a.iterations(name), b.iterations(name)
+        if ia and ib and ia != ib:
+            out.append(f"iteration count of {name} differs: {la} {sorted(ia)}, {lb} {sorted(ib)}")
+    return out
+
+
+def check_compatible(
+    pairs: Iterable[tuple[Result, Result]], *, force: bool, action: str = "compare"
+) -> list[str]:
+    """Refuse (BadInputError) unless forced; returns the overridden differences."""
+    problems: list[str] = []
+    for a, b in pairs:
+        for p in incompatibilities(a, b):
+            if p not in problems:
+                problems.append(p)
+    if problems and not force:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise BadInputError(
+            f"cannot {action} these results honestly:\n{listing}",
+            hint="measure both sides the same way; or pass --force to compare anyway "
+            "(the table will say so)",
+        )
+    return problems
+
+
+# --- the comparison -----------------------------------------------------------
+
+
+def min_effects_from_config(path: Path | None) -> Mapping[str, float] | None:
+    """``[compare] min_effect`` of the config file (``ci_tools.config``).
+
+    With no path, the default config file is read if it exists (it is
+    optional for ``compare``); a path that was named must exist.
+    """
+    from ci_tools import config
+
+    if path is None:
+        path = config.default_path()
+        if not path.is_file():
+            return None
+    return dict(config.load(path, check_paths=False).compare.min_effect) or None
+
+
+def load_calibration(path: Path) -> dict[str, float]:
+    """A stored noise floor per benchmark: ``{"noise_floor": {"getpid": 0.004, ...}}``.
+
+    ``benchmarks/evaluate_gate.py --write-calibration`` writes one from A/A
+    comparisons across separate runs, which see what the A/A splits of one
+    run cannot: drift between runs (wall-clock mode).
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadInputError(f"cannot read calibration {path}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"{path}: invalid JSON: {exc.msg} (line {exc.lineno})") from exc
+    floors = document.get("noise_floor") if isinstance(document, dict) else None
+    if not isinstance(floors, dict) or not all(
+        isinstance(k, str) and isinstance(v, (int, float)) and 0 <= v < 10
+        for k, v in floors.items()
+    ):
+        raise BadInputError(
+            f"{path}: not a calibration file",
+            hint='expected {"noise_floor": {"<benchmark>": <relative change>, ...}}',
+        )
+    return {k: float(v) for k, v in floors.items()}
+
+
+def min_effect_for(name: str, min_effects: Mapping[str, float] | None, mode: str) -> float:
+    builtin = DEFAULT_MIN_EFFECT.get(mode, max(DEFAULT_MIN_EFFECT.values()))
+    if not min_effects:
+        return builtin
+    return float(min_effects.get(name, min_effects.get("default", builtin)))
+
+
+@dataclass(kw_only=True)
+class _Pending:
+    """A row whose p-value is known but whose verdict waits for Holm."""
+
+    benchmark: str
+    base_label: str
+    head_label: str
+    base: Side
+    head: Side
+    p: float
+    ratio: float
+    ci: tuple[float, float]
+    min_effect: float
+    noise_floor: float | None
+    notes: list[str] = field(default_factory=list)
+
+
+def compare_results(
+    results: Sequence[Result],
+    *,
+    min_effects: Mapping[str, float] | None = None,
+    force: bool = False,
+    alpha: float = DEFAULT_ALPHA,
+    noise_floors: Mapping[str, float] | None = None,
+) -> Comparison:
+    """Compare every result after the first with the first (the baseline)."""
+    if len(results) < 2:
+        raise BadInputError(
+            "compare needs at least two result files: the baseline first, then one or more others"
+        )
+    base = results[0]
+    return compare_pairs(
+        [(base, r) for r in results[1:]],
+        min_effects=min_effects,
+        force=force,
+        alpha=alpha,
+        noise_floors=noise_floors,
+    )
+
+
+def compare_pairs(
+    pairs: Sequence[tuple[Result, Result]],
+    *,
+    min_effects: Mapping[str, float] | None = None,
+    force: bool = False,
+    alpha: float = DEFAULT_ALPHA,
+    noise_floors: Mapping[str, float] | None = None,
+) -> Comparison:
+    """Compare each (base, head) pair; one table, one family for Holm.
+
+    ``noise_floors`` is a stored calibration (benchmark -> relative change
+    seen between A/A runs); a row's noise floor is the larger of it and the
+    A/A splits of its own boots.
+    """
+    if not pairs:
+        raise BadInputError(
+            "compare needs at least two result files: the baseline first, then one or more others"
+        )
+    if not 0 < alpha < 1:
+        raise BadInputError(f"alpha must be between 0 and 1, got {alpha}")
+    forced = check_compatible(pairs, force=force)
+    labels = unique_labels([r for pair in pairs for r in pair])
+    modes = {r.setup["mode"] for pair in pairs for r in pair}
+    mode = modes.pop() if len(modes) == 1 else "mixed"
+
+    finished: list[Row] = []
+    pending: list[_Pending] = []
+    incomplete: list[str] = []
+    for base, head in pairs:
+        for r in (base, head):
+            if not r.status.complete:
+                note = f"{labels[id(r)]}: {r.status.kind.value}: {r.status.reason}"
+                if note not in incomplete:
+                    incomplete.append(note)
+        _rows_of_pair(
+            base, head, (labels[id(base)], labels[id(head)]), mode, min_effects, noise_floors,
+            finished, pending,
+        )  # fmt: skip
+
+    family = len(pending)
+    adjusted = stats.holm([p.p for p in pending])
+    for item, p_adj in zip(pending, adjusted, strict=True):
+        finished.append(_decide(item, p_adj, alpha, family))
+
+    label_pairs = tuple((labels[id(b)], labels[id(h)]) for b, h in pairs)
+    order = {pair: i for i, pair in enumerate(label_pairs)}
+    names: dict[str, int] = {}
+    for base, head in pairs:
+        for n in [*base.benchmark_names(), *head.benchmark_names()]:
+            names.setdefault(n, len(names))
+    finished.sort(
+        key=lambda r: (order[(r.base_label, r.head_label)], names.get(r.benchmark, len(names)))
+    )
+    notes = [
+        f"Verdicts: Mann-Whitney U on per-boot medians, Holm-adjusted over {family} row(s) "
+        f"(family-wise alpha {alpha:g}); head/base is the Hodges-Lehmann ratio with a "
+        f"{stats.CONFIDENCE:.0%} bootstrap interval; a regression needs p <= alpha and the "
+        "whole interval above 1 + threshold (threshold = max(minimum effect, noise floor))."
+    ]
+    extras = sorted({e for pair in pairs for r in pair for e in r.data["extras"]})
+    if extras:
+        notes.append(f"Not gated (higher-is-better extras): {', '.join(extras)}.")
+    return Comparison(
+        pairs=label_pairs,
+        rows=tuple(finished),
+        alpha=alpha,
+        mode=mode,
+        family=family,
+        forced=tuple(forced),
+        incomplete=tuple(incomplete),
+        notes=tuple(notes),
+    )
+
+
+def _rows_of_pair(
+    base: Result,
+    head: Result,
+    pair_labels: tuple[str, str],
+    mode: str,
+    min_effects: Mapping[str, float] | None,
+    noise_floors: Mapping[str, float] | None,
+    finished: list[Row],
+    pending: list[_Pending],
+) -> None:
+    bl, hl = pair_labels
+    names = list(dict.fromkeys([*base.benchmark_names(), *head.benchmark_names()]))
+    skipped_base, skipped_head = _skip_reasons(base), _skip_reasons(head)
+    names += [n for n in {**skipped_base, **skipped_head} if n not in names]
+    for name in names:
+        b, h = per_boot(base, name), per_boot(head, name)
+        effect = min_effect_for(name, min_effects, mode)
+        if b is None or h is None:
+            verdict, reason = _one_sided(
+                name, b, h, (base, bl), (head, hl), skipped_base, skipped_head
+            )
+            finished.append(
+                Row(benchmark=name, base_label=bl, head_label=hl, base=b, head=h,
+                    min_effect=effect, verdict=verdict, reason=reason)
+            )  # fmt: skip
+            continue
+        floor = stats.noise_floor(b.values, h.values)
+        stored = (noise_floors or {}).get(name)
+        if stored is not None:
+            floor = max(floor or 0.0, stored)
+        low, high = stats.log_ratio_ci(b.values, h.values)
+        notes = [
+            n
+            for n in (
+                _partial_note(base, name, b, "base"),
+                _partial_note(head, name, h, "head"),
+            )
+            if n
+        ]
+        pending.append(
+            _Pending(
+                benchmark=name, base_label=bl, head_label=hl, base=b, head=h,
+                p=stats.mann_whitney_p(b.values, h.values),
+                ratio=math.exp(stats.hodges_lehmann_log_ratio(b.values, h.values)),
+                ci=(math.exp(low), math.exp(high)),
+                min_effect=effect, noise_floor=floor, notes=notes,
+            )
+        )  # fmt: skip
+
+
+def _one_sided(
+    name: str,
+    b: Side | None,
+    h: Side | None,
+    base_labelled: tuple[Result, str],
+    head_labelled: tuple[Result, str],
+    skipped_base: Mapping[str, list[str]],
+    skipped_head: Mapping[str, list[str]],
+) -> tuple[Verdict, str]:
+    """Verdict and reason of a row with nothing to compare on at least one side."""
+    (base, bl), (head, hl) = base_labelled, head_labelled
+
+    def why(result: Result, skipped: Mapping[str, list[str]]) -> str:
+        where = bl if result is base else hl
+        if name in skipped:
+            return f"skipped in {where}: {'; '.join(skipped[name])}"
+        if not result.status.complete:
+            return f"not measured in {where} (the run ended early: {result.status.reason})"
+        return f"not measured in {where}"
+
+    if b is None and h is None:
+        return Verdict.INCONCLUSIVE, f"{why(base, skipped_base)}; {why(head, skipped_head)}"
+    if h is None:
+        return Verdict.INCONCLUSIVE, why(head, skipped_head)
+    if name in skipped_base or not base.status.complete:
+        return Verdict.INCONCLUSIVE, why(base, skipped_base)
+    return Verdict.NEW, f"only in {hl}: nothing to compare with"
+
+
+def _decide(item: _Pending, p_adj: float, alpha: float, family: int) -> Row:
+    base, head = item.base, item.head
+    threshold = max(item.min_effect, item.noise_floor or 0.0)
+    limit = math.log1p(threshold)
+    est = math.log(item.ratio)
+    low, high = (math.log(x) for x in item.ci)
+    change = f"{(item.ratio - 1) * 100:+.1f}%"
+    best_p = stats.min_attainable_p(base.boots, head.boots)
+    needed = alpha / max(1, family)
+    if best_p > needed:
+        verdict = Verdict.INCONCLUSIVE
+        reason = (
+            f"too few boots to decide ({base.boots} vs {head.boots}): the smallest possible "
+            f"p is {best_p:.2g}, above the {needed:.2g} needed with {family} row(s); "
+            f"use --boots {stats.boots_needed(family, alpha)} or more"
+        )
+    elif p_adj > alpha:
+        verdict, reason = Verdict.NO_CHANGE, ""
+    elif est > 0:
+        if low > limit:
+            verdict, reason = Verdict.REGRESSION, f"slower by {change}"
+        elif high > limit:
+            verdict = Verdict.INCONCLUSIVE
+            reason = (
+                f"significant {change}, but the interval reaches below the "
+                f"{threshold:.1%} threshold: more boots would tell"
+            )
+        else:
+            verdict = Verdict.NO_CHANGE
+            reason = f"significant {change}, but below the {threshold:.1%} threshold"
+    elif high < -limit:
+        verdict, reason = Verdict.IMPROVEMENT, f"faster by {change}"
+    else:
+        verdict = Verdict.NO_CHANGE
+        reason = f"significant {change}, not clearly beyond the {threshold:.1%} threshold"
+    if item.notes:
+        reason = "; ".join([reason, *item.notes]) if reason else "; ".join(item.notes)
+    return Row(
+        benchmark=item.benchmark, base_label=item.base_label, head_label=item.head_label,
+        base=base, head=head, verdict=verdict, reason=reason, ratio=item.ratio, ci=item.ci,
+        p=item.p, p_adjusted=p_adj, min_effect=item.min_effect, noise_floor=item.noise_floor,
+    )  # fmt: skip
+
+
+def render_markdown(comparison: Comparison, *, max_chars: int | None = None) -> str:
+    """The comparison as GitHub markdown (see ``ci_tools.tables.comparison_markdown``)."""
+    from ci_tools import tables
+
+    return tables.comparison_markdown(comparison, max_chars=max_chars)
+
+
+# --- bench-all: the cost of each profile --------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostRow:
+    benchmark: str
+    reference: float | None  # median ns of the Linux guest
+    medians: tuple[float | None, ...]  # one per profile, in input order
+
+    @property
+    def fastest(self) -> float | None:
+        present = [m for m in self.medians if m is not None]
+        return min(present) if present else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cost:
+    reference: str
+    profiles: tuple[str, ...]
+    rows: tuple[CostRow, ...]
+    mode: str
+    forced: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def _profile_label(result: Result) -> str:
+    profile = result.data["target"].get("profile")
+    return str(profile) if profile else label(result)
+
+
+def cost_table(reference: Result, profiles: Sequence[Result], *, force: bool = False) -> Cost:
+    """Each profile's median per benchmark, to set against the fastest profile and Linux."""
+    if not profiles:
+        raise BadInputError("cost needs at least one profile result besides the reference")
+    everyone = [reference, *profiles]
+    forced = check_compatible(
+        [(reference, p) for p in profiles], force=force, action="set these results side by side"
+    )
+    names = list(dict.fromkeys(n for r in everyone for n in r.benchmark_names()))
+    rows = []
+    notes = []
+    for name in names:
+        ref = per_boot(reference, name)
+        medians = tuple(s.median if (s := per_boot(p, name)) else None for p in profiles)
+        rows.append(CostRow(benchmark=name, reference=ref.median if ref else None, medians=medians))
+        missing = [_profile_label(r) for r in everyone if per_boot(r, name) is None]
+        if missing:
+            notes.append(f"{name}: not measured in {', '.join(missing)}")
+    for r in everyone:
+        if not r.status.complete:
+            notes.append(f"{label(r)} is incomplete: {r.status.reason}")
+    return Cost(
+        reference=_profile_label(reference),
+        profiles=tuple(_profile_label(p) for p in profiles),
+        rows=tuple(rows),
+        mode=str(reference.setup["mode"]),
+        forced=tuple(forced),
+        notes=tuple(notes),
+    )
