@@ -25,6 +25,7 @@ from ci_tools.console import Limits, read_console
 from ci_tools.errors import BadInputError, CiToolsError, RunFailed
 from ci_tools.initramfs import bench_initramfs
 from ci_tools.paths import cache_dir
+from ci_tools.ports import Forward
 from ci_tools.protocol import ParsedOutput, parse_console
 from ci_tools.qemu import BootOutcome, GuestSpec, Mode, boot, qemu_binary, qemu_version
 from ci_tools.results import COMPLETE, Result, Status, StatusKind, save
@@ -62,6 +63,7 @@ class GuestTarget:
     memory_mb: int = 512
     smp: int = 1
     extra_qemu_args: tuple[str, ...] = ()
+    forwards: tuple[Forward, ...] = ()
 
 
 @dataclass(kw_only=True)
@@ -261,6 +263,7 @@ def run_guest(
             cmdline=boot_cmdline(target.cmdline, index, bench_args),
             accel=accelerator, mode=mode, machine=target.machine, cpu=target.cpu,
             memory_mb=target.memory_mb, smp=target.smp, extra_args=target.extra_qemu_args,
+            forwards=target.forwards,
         )  # fmt: skip
         first_spec = first_spec or spec
         log_path = out.with_name(f"{out.stem}.boot{index}.console.log")
@@ -281,8 +284,11 @@ def run_guest(
         collected.boots.append(
             {"index": index, "cmdline": spec.cmdline, "status": outcome.status.to_dict(),
              "wall_s": round(outcome.console.wall_s, 3),
-             "console_log": os.path.relpath(log_path, out.parent), "attempts": attempts}
+             "console_log": os.path.relpath(log_path, out.parent), "attempts": attempts,
+             "forwarded_ports": {str(g): h for g, h in outcome.ports.items()}}
         )  # fmt: skip
+        if outcome.ports:
+            output.info(f"{label}: forwarded ports (guest->host) {outcome.ports}")
         output.phase(f"{label}: {outcome.status.kind.value} in {outcome.console.wall_s:.1f} s")
         if not outcome.status.complete:
             status = Status(

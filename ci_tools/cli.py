@@ -89,6 +89,9 @@ def _bench_options(parser: argparse.ArgumentParser, *, guest: bool) -> None:
         parser.add_argument("--cmdline", help="kernel command line before the bench arguments")
         parser.add_argument("--memory", type=_positive, default=512, help="guest memory, MiB")
         parser.add_argument("--cpu", help="QEMU -cpu model (default: qemu64 under TCG)")
+        parser.add_argument("--forward", action="append", default=[], metavar="HOST:GUEST",
+                            help="forward a host port on 127.0.0.1 to the guest (0:GUEST: "
+                            "any free port); repeatable")  # fmt: skip
 
 
 def _add_setup(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -255,6 +258,7 @@ def _setup(args: argparse.Namespace) -> int:
 
 def _run_bench(args: argparse.Namespace) -> int:
     from ci_tools import bench, kernels, report, setup
+    from ci_tools.ports import Forward
     from ci_tools.qemu import Mode
 
     options = bench.BenchOptions(
@@ -282,6 +286,7 @@ def _run_bench(args: argparse.Namespace) -> int:
             cmdline=args.cmdline or bench.DEFAULT_CMDLINE,
             memory_mb=args.memory,
             cpu=args.cpu,
+            forwards=tuple(Forward.parse(f) for f in args.forward),
         )
         result = bench.run_guest(target, options)
     print(report.run_table(result))

@@ -19,10 +19,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ci_tools import proc
+from ci_tools import ports, proc
 from ci_tools.console import ConsoleRun, Ending, Limits, read_console
 from ci_tools.errors import BadInputError, HarnessError, Interrupted
 from ci_tools.protocol import ParsedOutput, parse_console
+from ci_tools.ports import Forward
 from ci_tools.qmp import QmpClient
 from ci_tools.results import Status, StatusKind
 
@@ -55,6 +56,7 @@ class GuestSpec:
     memory_mb: int = 512
     smp: int = 1
     extra_args: tuple[str, ...] = ()
+    forwards: tuple[Forward, ...] = ()  # host ports forwarded to the guest (user networking)
 
     @property
     def cpu_model(self) -> str:
@@ -68,6 +70,7 @@ class BootOutcome:
     parsed: ParsedOutput
     command: list[str]
     events: list[dict[str, Any]] = field(default_factory=list)
+    ports: dict[int, int] = field(default_factory=dict)  # guest port -> host port
 
 
 def qemu_binary() -> str:
@@ -116,6 +119,9 @@ def build_command(
         "-initrd", str(spec.initrd),
         "-append", spec.cmdline,
     ]  # fmt: skip
+    if spec.forwards:
+        argv += ["-nic", ",".join(["user", "model=virtio-net-pci"]
+                                  + [f.hostfwd() for f in spec.forwards])]  # fmt: skip
     if spec.mode is Mode.DETERMINISTIC:
         argv += ICOUNT_ARGS
     return argv + list(spec.extra_args)
@@ -190,14 +196,26 @@ def boot(
     """Boot once; always returns an outcome (never leaves QEMU running)."""
     binary = qemu_binary()
     name = f"{VM_NAME_PREFIX}{secrets.token_hex(4)}"
-    workdir = runtime_dir() / name
+    runtime = runtime_dir()
+    ports.claim(spec.forwards, runtime)
+    workdir = runtime / name
     workdir.mkdir(mode=0o700)
+    # Who started this QEMU: lets a later run tell a stale VM of ours from a live one.
+    (workdir / ports.OWNER_FILE).write_text(f"{os.getpid()}\n")
     qmp_socket = workdir / "qmp.sock"
     command = build_command(
-        spec, binary=binary, name=name, pidfile=workdir / "qemu.pid", qmp_socket=qmp_socket
+        spec, binary=binary, name=name, pidfile=workdir / ports.PIDFILE, qmp_socket=qmp_socket
     )
     qmp = QmpClient(qmp_socket)
     events: list[dict[str, Any]] = []
+    forwarded: dict[int, int] = {}
+
+    def connected(alive: Callable[[], bool]) -> None:
+        qmp.connect(timeout=20.0, alive=alive)
+        if spec.forwards:
+            usernet = qmp.execute("human-monitor-command", **{"command-line": "info usernet"})
+            forwarded.update(ports.read_forwarded(str(usernet)))
+
     try:
         with log_path.open("wb") as log:
             try:
@@ -207,7 +225,7 @@ def boot(
                     limits=limits,
                     stderr_path=workdir / "qemu.stderr",
                     on_line=on_line,
-                    after_spawn=lambda alive: _connect(qmp, alive),
+                    after_spawn=connected,
                 )
             except HarnessError as exc:
                 # QMP never came up: QEMU died at start-up. Report its own words.
@@ -239,9 +257,6 @@ def boot(
     parsed = parse_console(console.raw.decode(errors="replace"))
     status = classify(console, parsed, events, accel=spec.accel, limits=limits)
     return BootOutcome(
-        status=status, console=console, parsed=parsed, command=command, events=events
-    )
-
-
-def _connect(qmp: QmpClient, alive: Callable[[], bool]) -> None:
-    qmp.connect(timeout=20.0, alive=alive)
+        status=status, console=console, parsed=parsed, command=command, events=events,
+        ports=forwarded,
+    )  # fmt: skip
