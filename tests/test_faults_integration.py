@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from guest import REPO, build_c, qemu_processes, run_cli, vm_name
 
 from ci_tools import results, setup
 from ci_tools.errors import ExitCode
+
+from guest import REPO, build_c, qemu_processes, run_cli, vm_name
 
 pytestmark = pytest.mark.integration
 

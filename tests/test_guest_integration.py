@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from guest import REPO, build_c, qemu_processes, run_cli, vm_name
 
 from ci_tools import results, setup
 from ci_tools.bench import CORE_BENCHMARKS
+
+from guest import REPO, build_c, qemu_processes, run_cli, vm_name
 
 pytestmark = pytest.mark.integration
 

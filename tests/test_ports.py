@@ -15,6 +15,7 @@ import pytest
 
 from ci_tools import ports, qemu, results, setup
 from ci_tools.errors import BadInputError, ExitCode
+
 from guest import qemu_processes, run_cli
 
 USERNET = (

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 
 from ci_tools.protocol import clean_console, parse, parse_console
+
+from conftest import FIXTURES
 
 CONSOLE = FIXTURES / "console"
 CORE = ["getpid", "read_null", "write_null", "pipe", "fork_exit", "open_close", "mmap_fault",

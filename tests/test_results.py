@@ -9,7 +9,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import FIXTURES
 
 from ci_tools.errors import BadInputError, HarnessError
 from ci_tools.results import (
@@ -23,6 +22,8 @@ from ci_tools.results import (
     validate,
     write_atomic,
 )
+
+from conftest import FIXTURES
 
 VALID = sorted((FIXTURES / "schema").glob("valid-*.json"))
 
