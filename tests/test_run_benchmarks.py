@@ -21,7 +21,8 @@ PY = [sys.executable, "-m"]
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["run", "--profile", "balanced", "--quick"], ["ci_tools", "bench", "profile", "balanced", "--quick"]),
+        (["run", "--profile", "balanced", "--quick"],
+         ["ci_tools", "bench", "profile", "balanced", "--quick"]),
         (["linux", "--binary", "./bench"], ["ci_tools", "bench", "linux", "--binary", "./bench"]),
         (["compare", "a.json", "b.json"], ["ci_tools", "compare", "--plain", "a.json", "b.json"]),
         (["all-profiles", "--quick"], ["nox", "-s", "bench-all", "--", "--quick"]),
