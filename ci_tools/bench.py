@@ -211,13 +211,32 @@ def _document(
     }
 
 
+# What to do about each way a run can fail (the console log is always kept).
+_HINTS = {
+    StatusKind.INCOMPLETE: "read the console log: the bench binary stopped or printed "
+    "something that is not the BENCH protocol",
+    StatusKind.KERNEL_PANIC: "the console log holds the panic message and backtrace",
+    StatusKind.GUEST_RESET: "the guest reset (triple fault or reboot); the console log shows "
+    "how far it got",
+    StatusKind.HANG: "the console log shows the last output; if the workload is legitimately "
+    "quiet for longer, raise --silence-timeout",
+    StatusKind.TIMEOUT: "raise --timeout if the run needs longer (full mode under TCG is slow: "
+    "use --quick)",
+    StatusKind.QEMU_FAILED: "QEMU's own message above names the option or file it rejected",
+    StatusKind.KVM_FAILED: "use --accel tcg, or --accel auto to fall back to TCG",
+    StatusKind.INTERRUPTED: "run it again",
+}
+
+
 def _finish(document: dict[str, Any], out: Path, status: Status) -> Result:
     result = save(document, out)
     if not status.complete:
+        logs = ", ".join(str(out.parent / b["console_log"]) for b in document["boots"])
         raise RunFailed(
             f"{document['target']['name']}: {status.reason}",
             exit_code=status.kind.exit_code,
-            hint=f"the samples measured so far and the console log are kept: {out}",
+            hint=f"{_HINTS.get(status.kind, 'see the console log')}. "
+            f"Samples measured so far are kept in {out}; console log: {logs}",
             result_path=str(out),
         )
     return result

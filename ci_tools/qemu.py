@@ -183,7 +183,9 @@ def classify(
 
 
 def _last(text: str, lines: int = 3) -> str:
-    return " | ".join(text.strip().splitlines()[-lines:])
+    # QEMU announces that it waits for our QMP connection; that is not the error.
+    meaningful = [ln for ln in text.strip().splitlines() if "waiting for connection" not in ln]
+    return " | ".join(meaningful[-lines:])
 
 
 def boot(

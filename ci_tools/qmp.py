@@ -42,7 +42,8 @@ class QmpClient:
                 time.sleep(0.02)
         sock.settimeout(timeout)
         self._sock = sock
-        self._read_message()  # greeting
+        if self._read_message() is None:  # the greeting
+            raise HarnessError("QEMU closed its QMP socket before greeting (it exited)")
         self.execute("qmp_capabilities")
 
     def execute(self, command: str, **arguments: Any) -> Any:
@@ -51,7 +52,10 @@ class QmpClient:
         message: dict[str, Any] = {"execute": command}
         if arguments:
             message["arguments"] = arguments
-        self._sock.sendall(json.dumps(message).encode() + b"\n")
+        try:
+            self._sock.sendall(json.dumps(message).encode() + b"\n")
+        except OSError as exc:
+            raise HarnessError(f"QMP {command}: QEMU is gone ({exc.strerror})") from exc
         while True:
             reply = self._read_message()
             if reply is None:

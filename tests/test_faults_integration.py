@@ -113,3 +113,37 @@ def test_qemu_does_not_outlive_its_harness(fault_init: Path, tmp_path: Path, sig
     assert code == ExitCode.INTERRUPTED
     result = results.load(out)  # interrupted runs still write their result
     assert result.status.kind.value == "interrupted"
+
+
+def test_qemu_that_cannot_start_is_retried_twice_then_named(tmp_path: Path) -> None:
+    out = tmp_path / "bad-cpu.json"
+    run = run_cli("bench", "linux", "--quick", "--cpu", "no-such-cpu", "-o", str(out))
+    assert run.returncode == ExitCode.QEMU_FAILED
+    assert "unable to find CPU model 'no-such-cpu'" in run.stderr
+    assert run.stderr.count("retrying (infrastructure failure)") == 2
+    result = results.load(out)
+    assert result.status.kind.value == "qemu-failed"
+    assert len(result.data["boots"][0]["attempts"]) == 2  # each retry recorded
+
+
+def test_kvm_probe_classifies_and_auto_falls_back(tmp_path: Path) -> None:
+    from ci_tools import accel
+
+    kernel = setup.ensure_guest_kernel()
+    verdict = accel.probe_kvm(kernel)
+    out = tmp_path / "auto.json"
+    run = run_cli("bench", "linux", "--quick", "--accel", "auto", "--mode", "wallclock",
+                  "--benchmarks", "getpid", "-o", str(out))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    recorded = results.load(out).setup
+    if verdict.usable:
+        assert recorded["accelerator"] == "kvm"
+        return
+    # This machine (and hosted runners with nested virtualisation): KVM does not work.
+    assert verdict.kind in ("absent", "no-permission", "qemu-aborts", "guest-hangs")
+    assert recorded["accelerator"] == "tcg"
+    assert recorded["accelerator_reason"].startswith(f"KVM unusable ({verdict.kind})")
+    assert run.stderr.count("accelerator: KVM unusable") == 1  # one line saying why
+    forced = run_cli("bench", "linux", "--quick", "--accel", "kvm", "-o", str(tmp_path / "k.json"))
+    assert forced.returncode == ExitCode.KVM_FAILED
+    assert "KVM was requested but does not work here" in forced.stderr
