@@ -1,0 +1,50 @@
+"""`python -m ci_tools doctor` describes the machine and names each fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ci_tools.errors import ExitCode
+
+from conftest import REPO
+
+
+def doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ci_tools", "doctor"], capture_output=True,
+                          text=True, cwd=REPO, env=env, timeout=120)  # fmt: skip
+
+
+def test_missing_tools_are_problems_with_their_install_command(tmp_path: object) -> None:
+    bare_path = os.path.dirname(sys.executable)  # python only: no QEMU, no musl-gcc
+    run = doctor({**os.environ, "PATH": bare_path, "GITHUB_ACTIONS": ""})
+    assert run.returncode == ExitCode.SETUP
+    assert "qemu-system-x86_64 is not installed" in run.stdout
+    assert "(fix: apt-get install --no-install-recommends qemu-system-x86)" in run.stderr
+    assert "musl-gcc is not installed" in run.stdout
+    # Every check ran, even after the first problem.
+    for check in ("QEMU", "KVM", "C compiler", "guest kernel", "Rust", "stale VMs"):
+        assert check in run.stdout
+
+
+@pytest.mark.integration
+def test_doctor_on_this_machine() -> None:
+    run = doctor({**os.environ, "GITHUB_ACTIONS": ""})
+    assert run.returncode == ExitCode.OK, run.stdout + run.stderr
+    lines = {line.split()[0]: line for line in run.stdout.splitlines() if line.strip()}
+    assert "7.2" in lines["QEMU"] or "QEMU" in lines
+    kvm = next(line for line in run.stdout.splitlines() if line.startswith("KVM"))
+    assert "unusable (" in kvm or "KVM test boot reached the kernel" in kvm
+
+
+def test_problems_become_annotations_in_github_actions(tmp_path: object) -> None:
+    summary = os.path.join(str(tmp_path), "summary.md")
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable), "GITHUB_ACTIONS": "true",
+           "GITHUB_STEP_SUMMARY": summary}  # fmt: skip
+    run = doctor(env)
+    assert "::error::doctor: QEMU: qemu-system-x86_64 is not installed" in run.stderr
+    with open(summary) as fh:
+        assert "| QEMU" in fh.read()
