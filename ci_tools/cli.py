@@ -137,6 +137,10 @@ def _add_comment(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--expect-head-sha",
         help="post only if the PR's head is still this commit (workflow_run.head_sha)",
     )
+    parser.add_argument(
+        "--head-label",
+        help="OWNER:BRANCH of the PR's head (workflow_run): find the PR on GitHub by it",
+    )
     parser.add_argument("--details-url", help="link to the full tables (the bench job's summary)")
     parser.add_argument(
         "--author",
@@ -317,8 +321,10 @@ def _comment(args: argparse.Namespace) -> int:
     if not repo:
         raise BadInputError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
     details = args.details_url or github.run_url()
+    number = args.pr
     if args.body_file:
-        number = args.pr or github.read_event().number
+        if number is None and args.head_label is None:
+            number = github.read_event().number
         try:
             text = args.body_file.read_text(encoding="utf-8")
         except OSError as exc:
@@ -328,15 +334,24 @@ def _comment(args: argparse.Namespace) -> int:
         from ci_tools import prbench
 
         report = prbench.evaluate(args.bench_dir)
-        number = args.pr or report.pr
-        if args.pr and args.pr != report.pr:
-            raise BadInputError(f"--pr {args.pr} but {args.bench_dir} is for PR #{report.pr}")
+        if args.expect_head_sha and report.head_sha != args.expect_head_sha:
+            raise BadInputError(
+                f"{args.bench_dir} holds results for {report.head_sha[:12]}, "
+                f"the run was for {args.expect_head_sha[:12]}"
+            )
+        if number is not None and number != report.pr:
+            raise BadInputError(f"--pr {number} but {args.bench_dir} is for PR #{report.pr}")
+        number = report.pr
         body = report.comment(details_url=details)
-    if number is None:
-        raise BadInputError("no pull request number: pass --pr N")
     client = github.Client(os.environ.get("GITHUB_TOKEN"))
     github.publish_comment(
-        client, repo, number, body, expect_head_sha=args.expect_head_sha, author=args.author or None
+        client,
+        repo,
+        body,
+        number=number,
+        head_sha=args.expect_head_sha,
+        head_label=args.head_label,
+        author=args.author or None,
     )
     return ExitCode.OK
 

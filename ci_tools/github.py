@@ -574,17 +574,41 @@ def fit_comment(
     return truncate_markdown(body, limit)
 
 
+def find_pull_request(client: Client, repo: str, head_label: str, head_sha: str) -> int | None:
+    """The open PR of ``repo`` whose head is ``head_label`` (OWNER:BRANCH) at ``head_sha``.
+
+    ``workflow_run.pull_requests`` is empty for forks; this asks GitHub
+    instead of believing a number the measured code wrote into its artifact.
+    """
+    _check_repo(repo)
+    response = client.request(
+        "GET", f"/repos/{repo}/pulls", params={"head": head_label, "state": "open", "per_page": 100}
+    )
+    matches = [
+        pr["number"]
+        for pr in (response.data if isinstance(response.data, list) else [])
+        if _get(pr, "head", "sha") == head_sha and isinstance(pr.get("number"), int)
+    ]
+    return matches[0] if len(matches) == 1 else None
+
+
 def publish_comment(
     client: Client,
     repo: str,
-    number: int,
     body: str,
     *,
-    expect_head_sha: str | None = None,
+    number: int | None = None,
+    head_sha: str | None = None,
+    head_label: str | None = None,
     author: str | None = None,
     marker: str = MARKER,
 ) -> CommentResult | None:
     """Post or update the sticky comment; fall back to the job summary.
+
+    The PR is ``number``; with ``head_sha`` it must still be open at that
+    commit.  With ``head_label`` (OWNER:BRANCH of a ``workflow_run`` event)
+    the PR is looked up on GitHub, and a ``number`` taken from an artifact
+    must agree with it.
 
     Returns None when nothing was posted: no token, a token that may not
     write (a fork's PR outside ``workflow_run``), or results that are no
@@ -593,21 +617,42 @@ def publish_comment(
     retries writes the same summary, then raises ``GitHubError``.
     """
     table = body.removeprefix(marker).lstrip("\n")
+    where = f"PR #{number}" if number is not None else f"the PR of {head_label}"
 
     def fallback(reason: str) -> None:
-        output.warn(f"benchmark comment not posted on PR #{number}: {reason}")
+        output.warn(f"benchmark comment not posted on {where}: {reason}")
         output.append_summary(f"### Benchmark comment not posted\n\n{reason}\n\n{table}")
+
+    def skip(reason: str) -> None:
+        output.info(f"not commenting: {reason}")
+        output.append_summary(f"Benchmark comment not updated: {reason}.\n")
 
     if not client.has_token:
         fallback("no GitHub token was given (set GITHUB_TOKEN for this step)")
         return None
     try:
-        if expect_head_sha is not None:
-            stale = check_pr_head(client, repo, number, expect_head_sha)
-            if stale is not None:
-                output.info(f"not commenting: {stale}")
-                output.append_summary(f"Benchmark comment not updated: {stale}.\n")
+        if head_label is not None:
+            if head_sha is None:
+                raise BadInputError("looking a PR up by its head needs the head commit too")
+            found = find_pull_request(client, repo, head_label, head_sha)
+            if found is None:
+                skip(
+                    f"no open PR has head {head_label} at {head_sha[:12]} (closed, or pushed since)"
+                )
                 return None
+            if number is not None and number != found:
+                raise BadInputError(
+                    f"the results name PR #{number}, but {head_sha[:12]} is PR #{found}",
+                    hint="the artifact was not written by this repository's bench workflow",
+                )
+            number = found
+        elif number is not None and head_sha is not None:
+            stale = check_pr_head(client, repo, number, head_sha)
+            if stale is not None:
+                skip(stale)
+                return None
+        if number is None:
+            raise BadInputError("no pull request number: pass --pr N")
         result = upsert_comment(client, repo, number, body, marker=marker, author=author)
     except PermissionDenied as exc:
         fallback(f"the token may not write to this pull request ({exc.message})")

@@ -75,11 +75,19 @@ class FakeGitHub:
             self.comments.setdefault((repo, number), []).append(comment)
             return self._next_id
 
-    def add_pull(self, repo: str, number: int, *, head_sha: str, state: str = "open") -> None:
+    def add_pull(
+        self,
+        repo: str,
+        number: int,
+        *,
+        head_sha: str,
+        state: str = "open",
+        head_label: str = "someone:feature",
+    ) -> None:
         self.pulls[(repo, number)] = {
             "number": number,
             "state": state,
-            "head": {"sha": head_sha, "ref": "feature"},
+            "head": {"sha": head_sha, "ref": head_label.split(":", 1)[1], "label": head_label},
             "base": {"sha": "b" * 40, "ref": "main"},
         }
 
@@ -184,6 +192,9 @@ class _Handler(BaseHTTPRequestHandler):
             ("PATCH", r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$", self._update),
             ("GET", r"^/repos/([^/]+/[^/]+)/pulls/(\d+)$", self._pull),
         ]
+        match = re.match(r"^/repos/([^/]+/[^/]+)/pulls$", path)
+        if method == "GET" and match:
+            return self._pulls(match.group(1), query)
         for verb, pattern, handler in routes:
             match = re.match(pattern, path)
             if verb == method and match:
@@ -245,6 +256,18 @@ class _Handler(BaseHTTPRequestHandler):
                     comment["updated_at"] = "2026-11-26T13:00:00Z"
                     return self._send(200, comment)
         self._send(404, {"message": "Not Found"})
+
+    def _pulls(self, repo: str, query: dict[str, str]) -> None:
+        """GET /repos/{owner}/{repo}/pulls: ``state`` (default open), ``head`` (user:ref)."""
+        state = query.get("state", "open")
+        found = [
+            pull
+            for (pull_repo, _), pull in sorted(self.server.fake.pulls.items())
+            if pull_repo == repo
+            and (state == "all" or pull["state"] == state)
+            and ("head" not in query or pull["head"]["label"] == query["head"])
+        ]
+        self._send(200, found)
 
     def _pull(self, repo: str, number: int, query: dict[str, str], body: Any) -> None:
         pull = self.server.fake.pulls.get((repo, number))

@@ -298,7 +298,7 @@ def test_an_outage_writes_the_summary_and_fails_with_its_own_code(
 ) -> None:
     fake.fail("GET", r"/comments$", 500, times=10)
     with pytest.raises(github.GitHubError):
-        github.publish_comment(client, REPO, PR, "the table")
+        github.publish_comment(client, REPO, "the table", number=PR)
     assert "the GitHub API failed" in actions_env.read_text()
 
 
@@ -318,7 +318,7 @@ def test_results_for_an_old_head_are_not_posted(
     fake: FakeGitHub, client: github.Client, actions_env: Path
 ) -> None:
     fake.add_pull(REPO, PR, head_sha="1" * 40)
-    assert github.publish_comment(client, REPO, PR, "t", expect_head_sha=HEAD) is None
+    assert github.publish_comment(client, REPO, "t", number=PR, head_sha=HEAD) is None
     assert fake.requests_for("POST") == []
     assert "is now at 111111111111" in actions_env.read_text()
 
@@ -327,7 +327,7 @@ def test_results_for_the_current_head_are_posted(
     fake: FakeGitHub, client: github.Client, actions_env: Path
 ) -> None:
     fake.add_pull(REPO, PR, head_sha=HEAD)
-    result = github.publish_comment(client, REPO, PR, "t", expect_head_sha=HEAD)
+    result = github.publish_comment(client, REPO, "t", number=PR, head_sha=HEAD)
     assert result is not None and result.action == "created"
 
 
@@ -391,3 +391,44 @@ def test_link_header_parsing() -> None:
 def test_a_bad_repository_name_is_refused(client: github.Client) -> None:
     with pytest.raises(BadInputError, match="OWNER/NAME"):
         github.upsert_comment(client, "../etc", PR, "t")
+
+
+# -- workflow_run: the PR is looked up on GitHub, not taken from the artifact ----------
+
+
+def test_the_pr_is_found_by_its_head(
+    fake: FakeGitHub, client: github.Client, actions_env: Path
+) -> None:
+    fake.add_pull(REPO, 7, head_sha="2" * 40, head_label="contributor:main")
+    fake.add_pull(REPO, PR, head_sha=HEAD, head_label="contributor:main", state="open")
+    result = github.publish_comment(
+        client, REPO, "t", number=PR, head_sha=HEAD, head_label="contributor:main"
+    )
+    assert result is not None and result.action == "created"
+    assert fake.bodies(REPO, PR) == [f"{github.MARKER}\nt"]
+    (lookup,) = [r for r in fake.requests if r.path.endswith("/pulls")]
+    assert lookup.query == {"head": "contributor:main", "state": "open", "per_page": "100"}
+
+
+def test_an_artifact_naming_another_pr_is_refused(
+    fake: FakeGitHub, client: github.Client, actions_env: Path
+) -> None:
+    fake.add_pull(REPO, PR, head_sha=HEAD, head_label="contributor:main")
+    fake.add_pull(REPO, 1, head_sha="3" * 40, head_label="levkropp:release")
+    with pytest.raises(BadInputError, match="name PR #1, but"):
+        github.publish_comment(
+            client, REPO, "t", number=1, head_sha=HEAD, head_label="contributor:main"
+        )
+    assert fake.requests_for("POST") == []
+
+
+def test_no_open_pr_at_that_head_posts_nothing(
+    fake: FakeGitHub, client: github.Client, actions_env: Path
+) -> None:
+    fake.add_pull(REPO, PR, head_sha="4" * 40, head_label="contributor:main")
+    assert (
+        github.publish_comment(client, REPO, "t", head_sha=HEAD, head_label="contributor:main")
+        is None
+    )
+    assert fake.requests_for("POST") == []
+    assert "no open PR has head contributor:main" in actions_env.read_text()

