@@ -119,6 +119,10 @@ def build_command(
         "-initrd", str(spec.initrd),
         "-append", spec.cmdline,
     ]  # fmt: skip
+    if spec.machine == "q35" or spec.machine.startswith("pc"):
+        # A guest kernel with a pvpanic driver reports panics to QEMU directly
+        # (QMP GUEST_PANICKED), not only as text on the console.
+        argv += ["-device", "pvpanic"]
     if spec.forwards:
         argv += ["-nic", ",".join(["user", "model=virtio-net-pci"]
                                   + [f.hostfwd() for f in spec.forwards])]  # fmt: skip

@@ -1,0 +1,34 @@
+"""The README stays true: its exit-code table is ExitCode, its commands exist."""
+
+from __future__ import annotations
+
+import re
+
+from ci_tools.cli import build_parser
+from ci_tools.errors import ExitCode
+from conftest import REPO
+
+README = (REPO / "README.md").read_text()
+
+
+def test_exit_code_table_matches_exit_codes() -> None:
+    section = README.split("## How a run can end, and exit codes", 1)[1].split("\n## ", 1)[0]
+    documented = {int(m) for m in re.findall(r"^\| (\d+) \|", section, re.MULTILINE)}
+    assert documented == {int(code) for code in ExitCode}
+
+
+def test_every_cli_command_is_documented() -> None:
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    missing = [name for name in commands if f"`{name}" not in README and f" {name} " not in README]
+    assert not missing, f"commands missing from README: {missing}"
+
+
+def test_two_setup_commands() -> None:
+    setup = README.split("## Set-up: two commands", 1)[1].split("\n## ", 1)[0]
+    block = setup.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 2
+    assert "nox -s bench-linux" in commands[0] and "nox -s tests" in commands[1]
+    ci_run = (REPO / ".ci" / "run").read_text()
+    assert commands[1] in ci_run  # CI runs exactly the README's test command
