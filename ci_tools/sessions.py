@@ -1,7 +1,7 @@
 """The nox sessions, generated here so a kernel project's noxfile stays two lines:
 
     from ci_tools import sessions
-    sessions.register()
+    sessions.register()          # or register("path/to/ci_tools.toml")
 
 Each session body is a command line of ``python -m ci_tools``: all logic is
 in the package, and a session that cannot do its job fails (nox's
@@ -11,18 +11,46 @@ in the package, and a session that cannot do its job fails (nox's
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
 import nox
 
 PY = sys.executable
+BENCH_ALL_DIR = "results/bench-all"
 
 
 def _ci_tools(session: nox.Session, *args: str) -> None:
     session.run(PY, "-m", "ci_tools", *args, external=True)
 
 
-def register() -> None:
-    """Declare every session with nox (call once, from noxfile.py)."""
+def _matrix_session(
+    name: str, description: str, tags: list[str], *commands: Sequence[str], posargs: bool = True
+) -> None:
+    """A session running ``python -m ci_tools`` commands, generated from the config.
+
+    nox shows the function's docstring in ``nox -l``; a generated function
+    gets its own."""
+
+    def body(session: nox.Session) -> None:
+        for command in commands:
+            _ci_tools(session, *command, *(session.posargs if posargs else ()))
+
+    body.__doc__ = description
+    body.__name__ = body.__qualname__ = name.replace("-", "_")
+    nox.session(name=name, python=False, tags=tags)(body)
+
+
+def register(config: str | Path = "ci_tools.toml") -> None:
+    """Declare every session with nox (call once, from noxfile.py).
+
+    The profile matrix comes from ``config``: ``check-<profile>`` and
+    ``bench-<profile>`` for each profile, ``clippy``, ``fmt`` and ``bench-all``.
+    """
+    from ci_tools import config as config_file
+
+    matrix = config_file.load(config)
+    cfg = str(matrix.path)
 
     @nox.session(name="setup", python=False, tags=["setup"])
     def setup(session: nox.Session) -> None:
@@ -44,7 +72,7 @@ def register() -> None:
     @nox.session(name="tests", python=False, tags=["tests"])
     def tests(session: nox.Session) -> None:
         """ci_tools' tests, unit and integration (real QEMU, cargo, HTTP); args go to pytest."""
-        _ci_tools(session, "setup")
+        _ci_tools(session, "setup", "--tests")
         session.run(PY, "-m", "pytest", *session.posargs, external=True)
 
     @nox.session(name="lint", python=False, tags=["tests"])
@@ -53,3 +81,46 @@ def register() -> None:
         session.run(PY, "-m", "ruff", "check", "ci_tools", "tests", "noxfile.py", external=True)
         session.run(PY, "-m", "ruff", "format", "--check", "ci_tools", external=True)
         session.run(PY, "-m", "mypy", external=True)
+
+    # The profile matrix: the same commands, with the same flags, as the CI jobs.
+    for p in matrix.profiles:
+        spec = f"{p.target} --features {p.feature}" if p.features else p.target
+        _matrix_session(
+            f"check-{p.name}", f"cargo check, profile {p.name} ({spec}).", ["check", "cargo"],
+            ("check", "--config", cfg, p.name), posargs=False,
+        )  # fmt: skip
+    linted = ", ".join(matrix.clippy.profiles)
+    strict = "; warnings fail it" if matrix.clippy.deny_warnings else ""
+    _matrix_session(
+        "clippy", f"cargo clippy with each profile's check flags ({linted}){strict}.",
+        ["lint", "cargo"], ("clippy", "--config", cfg),
+    )  # fmt: skip
+    _matrix_session(
+        "fmt", "cargo fmt --check on the kernel crate; diffs reported per file.",
+        ["lint", "cargo"], ("fmt", "--config", cfg), posargs=False,
+    )  # fmt: skip
+    for p in matrix.profiles:
+        what = "its own kernel" if p.bench and p.bench.guest == "kernel" else "the Linux guest"
+        extra = f" with `{p.bench.cmdline_extra}`" if p.bench and p.bench.cmdline_extra else ""
+        _matrix_session(
+            f"bench-{p.name}", f"Benchmark {p.name}: {what}{extra}. Args go to `bench profile`.",
+            ["bench"], ("bench", "profile", p.name, "--config", cfg),
+        )  # fmt: skip
+    linux = ["--cmdline", matrix.linux.cmdline]
+    if matrix.linux.kernel is not None:
+        linux += ["--kernel", str(matrix.linux.kernel)]
+    files = [f"{BENCH_ALL_DIR}/{p.name}.json" for p in matrix.profiles]
+    runs = [("bench", "linux", *linux, "--output", f"{BENCH_ALL_DIR}/linux.json")] + [
+        ("bench", "profile", p.name, "--config", cfg, "--output", f)
+        for p, f in zip(matrix.profiles, files, strict=True)
+    ]
+
+    @nox.session(name="bench-all", python=False, tags=["bench"])
+    def bench_all(session: nox.Session) -> None:
+        """Every profile and the Linux reference, same args for all, then the cost table."""
+        for run in runs:
+            _ci_tools(session, *run, *session.posargs)
+        _ci_tools(
+            session, "cost", "--reference", f"{BENCH_ALL_DIR}/linux.json", *files,
+            "--markdown", f"{BENCH_ALL_DIR}/cost.md",
+        )  # fmt: skip

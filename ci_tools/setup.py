@@ -80,8 +80,17 @@ def ensure_guest_kernel() -> Path:
         return kernels.fetch_debian_kernel()
 
 
-def ensure_all() -> None:
+# What ci_tools' own test suite needs on top: an independent cpio reader.
+TEST_PACKAGES = {"cpio": "cpio"}
+
+
+def ensure_all(*, for_tests: bool = False) -> None:
+    """Everything a bench run needs; with ``for_tests`` also the Rust toolchain
+    and the tools ci_tools' own test suite uses."""
     ensure_packages()
+    if for_tests:
+        _apt_install([pkg for prog, pkg in TEST_PACKAGES.items() if shutil.which(prog) is None])
+        ensure_rust()
     kernel = ensure_guest_kernel()
     output.info(f"guest kernel: {kernel}")
     output.info("set-up complete: qemu-system-x86_64, musl-gcc and a guest kernel are available")
