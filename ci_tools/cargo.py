@@ -262,7 +262,14 @@ class CargoCommand:
     env: Mapping[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        assignments = [f"{k}={shlex.quote(v)}" for k, v in self.env.items() if k != "PATH"]
+        """The command as a person would type it (PATH left out)."""
+        assignments = []
+        for key, value in self.env.items():
+            if key == "PATH":
+                continue
+            if key == "CARGO_ENCODED_RUSTFLAGS":  # \x1f-separated: show the readable form
+                key, value = "RUSTFLAGS", " ".join(value.split("\x1f"))
+            assignments.append(f"{key}={shlex.quote(value)}")
         return " ".join([*assignments, proc.quote(self.argv)])
 
 

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ci_tools import __version__, output
 from ci_tools.errors import BadInputError, CiToolsError, ExitCode, Interrupted, RunFailed
@@ -108,6 +108,12 @@ def _add_bench(sub: argparse._SubParsersAction[_Parser]) -> None:
     _bench_options(linux, guest=True)
     host = targets.add_parser("host", help="run the bench binary natively on this machine")
     _bench_options(host, guest=False)
+    profile = targets.add_parser(
+        "profile", help="boot a profile of the config (ci_tools.toml) under QEMU"
+    )
+    profile.add_argument("name", help="the profile to benchmark")
+    _config_option(profile)
+    _bench_options(profile, guest=True)
     bench.set_defaults(func=_run_bench)
 
 
@@ -230,6 +236,52 @@ def _add_cost(sub: argparse._SubParsersAction[_Parser]) -> None:
     parser.set_defaults(func=_cost)
 
 
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="the profile matrix (default: $CI_TOOLS_CONFIG, else ci_tools.toml)",
+    )
+
+
+def _add_check(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser("check", help="cargo check one profile with its exact flags")
+    parser.add_argument("profile")
+    _config_option(parser)
+    parser.set_defaults(func=_check)
+
+
+def _add_clippy(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "clippy", help="cargo clippy with each profile's check flags; warnings fail it"
+    )
+    parser.add_argument(
+        "profiles", nargs="*", help="profiles to lint (default: [clippy] profiles, else all)"
+    )
+    _config_option(parser)
+    parser.set_defaults(func=_clippy)
+
+
+def _add_fmt(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser("fmt", help="cargo fmt --check on the kernel crate, diffs per file")
+    _config_option(parser)
+    parser.set_defaults(func=_fmt)
+
+
+def _add_config(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser("config", help="validate the config and print its profile matrix")
+    _config_option(parser)
+    parser.add_argument(
+        "--json", action="store_true", help="the matrix as JSON (for a GitHub Actions matrix)"
+    )
+    parser.add_argument(
+        "--no-path-checks",
+        action="store_true",
+        help="do not check that the crate and target specs exist (a config for another checkout)",
+    )
+    parser.set_defaults(func=_config)
+
+
 # Each entry adds one subcommand and sets ``func``, which takes the parsed
 # arguments and returns the exit code.  A new command is one more entry.
 COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
@@ -241,6 +293,10 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     _add_bench_pr,
     _add_compare,
     _add_cost,
+    _add_check,
+    _add_clippy,
+    _add_fmt,
+    _add_config,
 ]
 
 
@@ -279,6 +335,8 @@ def _run_bench(args: argparse.Namespace) -> int:
     )
     if args.target == "host":
         result = bench.run_host(options)
+    elif args.target == "profile":
+        result = _run_profile_bench(args, options)
     else:
         setup.ensure_packages(
             ("qemu-system-x86_64",) if args.binary else tuple(setup.SYSTEM_PACKAGES)
@@ -421,6 +479,67 @@ def _cost(args: argparse.Namespace) -> int:
     if args.markdown:
         results.write_atomic(args.markdown, markdown)
     output.append_summary(markdown)
+    return ExitCode.OK
+
+
+def _run_profile_bench(args: argparse.Namespace, options: Any) -> Any:
+    from ci_tools import config, profiles
+
+    overrides = profiles.Overrides(
+        kernel=args.kernel,
+        cmdline=args.cmdline,
+        memory_mb=args.memory,
+        cpu=args.cpu,
+        forwards=tuple(_forwards(args)),
+    )
+    return profiles.run_bench(config.load(args.config), args.name, options, overrides)
+
+
+def _forwards(args: argparse.Namespace) -> list[Any]:
+    from ci_tools.ports import Forward
+
+    return [Forward.parse(f) for f in getattr(args, "forward", [])]
+
+
+def _check(args: argparse.Namespace) -> int:
+    from ci_tools import checks, config
+
+    checks.check(config.load(args.config), args.profile)
+    return ExitCode.OK
+
+
+def _clippy(args: argparse.Namespace) -> int:
+    from ci_tools import checks, config
+
+    checks.clippy(config.load(args.config), args.profiles)
+    return ExitCode.OK
+
+
+def _fmt(args: argparse.Namespace) -> int:
+    from ci_tools import checks, config
+
+    checks.fmt(config.load(args.config))
+    return ExitCode.OK
+
+
+def _config(args: argparse.Namespace) -> int:
+    import json
+
+    from ci_tools import config
+
+    loaded = config.load(args.config, check_paths=not args.no_path_checks)
+    matrix = [
+        {"profile": p.name, "target": p.target, "features": list(p.features),
+         "guest": p.bench.guest if p.bench else None}
+        for p in loaded.profiles
+    ]  # fmt: skip
+    if args.json:
+        print(json.dumps({"include": matrix}))
+        return ExitCode.OK
+    print(f"{loaded.path}: valid; kernel crate {loaded.kernel.crate_dir}")
+    for p in loaded.profiles:
+        guest = p.bench.guest if p.bench else "-"
+        print(f"  {p.name:<12} {p.target:<34} {p.feature:<24} bench: {guest}")
     return ExitCode.OK
 
 

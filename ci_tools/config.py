@@ -114,7 +114,6 @@ class FmtConfig:
 class LinuxGuest:
     kernel: Path | None = None
     cmdline: str = DEFAULT_CMDLINE
-    machine: str = "pc"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -299,7 +298,11 @@ def semantic_problems(
         where = f"profiles.{name}.bench" if {"guest", "image", "build"} & set(own) else "bench"
         if guest is None:
             message = f'{where}: no guest: set guest = "linux" or "kernel" (here or in [bench])'
-        elif guest == "kernel" and "image" not in bench:
+        elif (
+            guest == "kernel"
+            and "image" not in bench
+            and not _table(bench.get("build")).get("cargo")
+        ):
             message = f'{where}: guest = "kernel" needs image = "path of the built kernel"'
         elif guest == "linux" and ("build" in bench or "image" in bench):
             message = (
@@ -384,7 +387,6 @@ def _parse(document: Mapping[str, Any], *, path: Path) -> Config:
         linux=LinuxGuest(
             kernel=root / linux_raw["kernel"] if "kernel" in linux_raw else None,
             cmdline=linux_raw.get("cmdline", DEFAULT_CMDLINE),
-            machine=linux_raw.get("machine", "pc"),
         ),
         compare=CompareConfig(
             min_effect={name: float(value) for name, value in min_effect.items()}

@@ -1,0 +1,116 @@
+"""``bench profile <name>``: benchmark one profile of the config.
+
+A profile's bench table says which kernel boots:
+
+- ``guest = "linux"``: the reference Linux guest, with the profile's safety
+  setting appended to the command line (``cmdline_extra``).  ci_tools' demo
+  uses this: ``bench-all`` then measures what real safety features cost.
+- ``guest = "kernel"``: the profile's own kernel image, built first (with
+  the stale-kernel checks of ``ci_tools.kernel_build``) when the table has a
+  ``build``.  The image gets ci_tools' bench initramfs as ``-initrd`` and the
+  bench arguments after ``--`` on its command line; a kernel that embeds its
+  own init (Kevlar's ``INIT_SCRIPT=/bin/bench``) ignores the initramfs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci_tools import bench, output, setup
+from ci_tools.config import DEFAULT_CMDLINE, BenchSpec, Config, Profile
+from ci_tools.errors import BadInputError, SetupError
+from ci_tools.ports import Forward
+from ci_tools.results import Result
+
+
+@dataclass(frozen=True, kw_only=True)
+class Overrides:
+    """What the command line may change for one run."""
+
+    kernel: Path | None = None
+    cmdline: str | None = None
+    memory_mb: int = 512
+    cpu: str | None = None
+    forwards: tuple[Forward, ...] = ()
+
+
+def join_cmdline(*parts: str | None) -> str:
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def bench_spec(config: Config, profile: Profile) -> BenchSpec:
+    if profile.bench is None:
+        raise BadInputError(
+            f"{config.path}: profile {profile.name!r} has no bench table: nothing to boot",
+            hint=f'add [profiles.{profile.name}.bench] (or [bench]) with guest = "linux" '
+            'and cmdline_extra, or guest = "kernel" with build and image',
+        )
+    return profile.bench
+
+
+def _linux_kernel(config: Config, override: Path | None) -> Path:
+    from ci_tools import kernels
+
+    if override is not None or config.linux.kernel is not None:
+        return kernels.find_linux_kernel(override or config.linux.kernel)
+    return setup.ensure_guest_kernel()
+
+
+def _profile_kernel(
+    config: Config, profile: Profile, spec: BenchSpec, override: Path | None
+) -> Path:
+    if override is not None:
+        return override
+    if spec.build is not None:
+        from ci_tools import kernel_build
+
+        return kernel_build.build_image(config, profile)
+    assert spec.image is not None  # the config's validation guarantees it
+    if not spec.image.is_file():
+        raise SetupError(
+            f"kernel image {spec.image} of profile {profile.name!r} does not exist",
+            hint=f"build it first, or give [profiles.{profile.name}.bench] a build command",
+        )
+    return spec.image
+
+
+def guest_target(
+    config: Config, name: str, overrides: Overrides = Overrides()
+) -> bench.GuestTarget:
+    """The QEMU guest that benchmarks profile ``name`` (builds its kernel if it has to)."""
+    profile = config.profile(name)
+    spec = bench_spec(config, profile)
+    if spec.guest == "linux":
+        kernel = _linux_kernel(config, overrides.kernel)
+        base = overrides.cmdline or spec.cmdline or config.linux.cmdline
+        machine = spec.machine or "pc"  # as bench-linux, so the two stay comparable
+    else:
+        kernel = _profile_kernel(config, profile, spec, overrides.kernel)
+        base = overrides.cmdline or spec.cmdline or DEFAULT_CMDLINE
+        machine = spec.machine or "pc"
+    return bench.GuestTarget(
+        name=profile.name,
+        profile=profile.name,
+        kernel=kernel,
+        cmdline=join_cmdline(base, spec.cmdline_extra),
+        machine=machine,
+        memory_mb=overrides.memory_mb,
+        cpu=overrides.cpu,
+        forwards=overrides.forwards,
+    )
+
+
+def run_bench(
+    config: Config, name: str, options: bench.BenchOptions, overrides: Overrides = Overrides()
+) -> Result:
+    programs: Sequence[str] = (
+        ("qemu-system-x86_64",) if options.binary else tuple(setup.SYSTEM_PACKAGES)
+    )
+    setup.ensure_packages(tuple(programs))
+    target = guest_target(config, name, overrides)
+    output.info(
+        f"{name}: booting {target.kernel} with `{target.cmdline}` on machine {target.machine}"
+    )
+    return bench.run_guest(target, options)
