@@ -180,7 +180,11 @@ def _add_bench_pr(sub: argparse._SubParsersAction[_Parser]) -> None:
         default=[],
         help="a profile to measure; repeatable (default: every check-<profile> nox session)",
     )
-    parser.add_argument("--boots", type=_positive, default=5, help="boots per profile and side")
+    parser.add_argument(
+        "--boots",
+        type=_positive,
+        help="boots per profile and side (default: enough for the matrix to reach a verdict)",
+    )
     parser.add_argument(
         "--output-dir", type=Path, default=Path("bench-pr"), help="the artifact folder"
     )

@@ -39,7 +39,6 @@ from ci_tools.errors import BadInputError, CiToolsError, ExitCode
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "bench-pr-v1.schema.json"
 SIDES = ("base", "head")
-DEFAULT_BOOTS = 5
 
 # Verdict codes of ``compare`` (README, "Exit codes"), and what they mean here.
 _VERDICTS: dict[int, str] = {
@@ -61,7 +60,7 @@ class RunOptions:
     pr: int
     repository: str | None = None
     profiles: tuple[str, ...] = ()  # empty: every check-<profile> nox session
-    boots: int = DEFAULT_BOOTS
+    boots: int | None = None  # None: enough for the whole matrix to reach a verdict
     output_dir: Path = Path("bench-pr")
     work_dir: Path | None = None
     repo: Path = Path()
@@ -92,6 +91,18 @@ def profiles_from_nox(tree: Path) -> list[str]:
     """Profile names, from the ``check-<profile>`` sessions the config generates."""
     names = [str(s["session"]) for s in nox_sessions(tree)]
     return [n.removeprefix("check-") for n in names if n.startswith("check-")]
+
+
+def default_boots(profiles: int) -> int:
+    """Boots per side with which every row of the matrix can reach a verdict.
+
+    ``compare`` tests every benchmark of every profile as one Holm family;
+    with fewer boots even an unmistakable change stays "inconclusive".
+    """
+    from ci_tools import compare, stats
+    from ci_tools.bench import CORE_BENCHMARKS
+
+    return stats.boots_needed(profiles * len(CORE_BENCHMARKS), compare.DEFAULT_ALPHA)
 
 
 def bench_command(profile: str, out: Path, boots: int) -> list[str]:
@@ -140,6 +151,7 @@ def run(
     profiles = list(options.profiles) or profiles_from_nox(repo)
     if not profiles:
         raise BadInputError(f"no profiles: {repo}'s noxfile has no check-<profile> sessions")
+    boots = options.boots or default_boots(len(profiles))
     manifest: dict[str, Any] = {
         "format": "ci_tools-bench-pr",
         "version": 1,
@@ -148,7 +160,7 @@ def run(
         "base_sha": _git(repo, "rev-parse", options.base),
         "merge_base": merge_base,
         "head_sha": head_now,
-        "boots": options.boots,
+        "boots": boots,
         "profiles": [
             {"name": p, "base": {"state": "pending"}, "head": {"state": "pending"}}
             for p in profiles
@@ -167,7 +179,7 @@ def run(
             for side in order:
                 result = result_path(out, entry["name"], side)
                 result.unlink(missing_ok=True)
-                argv = bench_command(entry["name"], result, options.boots)
+                argv = bench_command(entry["name"], result, boots)
                 with output.group(f"{entry['name']}: {side} ({trees[side]})"):
                     code = run_side(trees[side], argv)
                 entry[side] = _side_state(code, result)
@@ -423,7 +435,7 @@ def main_options(
     head: str | None,
     pr: int | None,
     profiles: Sequence[str],
-    boots: int,
+    boots: int | None,
     output_dir: Path,
     work_dir: Path | None,
 ) -> RunOptions:

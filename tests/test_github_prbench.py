@@ -213,6 +213,8 @@ def test_options_come_from_the_pull_request_event(monkeypatch: pytest.MonkeyPatc
         output_dir=Path("o"), work_dir=None,
     )  # fmt: skip
     assert (options.pr, options.repository, options.boots) == (42, REPO, 3)
+    assert prbench.main_options(base="a", head="b", pr=1, profiles=[], boots=None,
+                                output_dir=Path("o"), work_dir=None).boots is None  # fmt: skip
     assert options.head == "4e1c0a9b7d2f3e5a6b8c9d0e1f2a3b4c5d6e7f80"
     with pytest.raises(BadInputError, match="invalid profile"):
         prbench.main_options(
@@ -352,3 +354,12 @@ def test_results_for_another_commit_are_refused(
     )
     assert code == ExitCode.BAD_INPUT
     assert fake.requests == []
+
+
+def test_the_default_boots_let_the_whole_matrix_reach_a_verdict() -> None:
+    from ci_tools import compare, stats
+
+    boots = prbench.default_boots(len(PROFILES))
+    rows = len(PROFILES) * 8
+    assert stats.min_attainable_p(boots, boots) <= compare.DEFAULT_ALPHA / rows
+    assert stats.min_attainable_p(boots - 1, boots - 1) > compare.DEFAULT_ALPHA / rows
