@@ -562,7 +562,7 @@ def fit_comment(
         f"\n---\nSome rows were left out to fit GitHub's comment limit; all are in {link}.\n"
     )
     plain_note = f"\n---\nFull results: {link}.\n" if details_url else ""
-    head = f"{marker}\n{header.rstrip()}\n\n"
+    head = f"{marker}\n{header.rstrip()}\n\n" if header.strip() else f"{marker}\n\n"
     fixed = len(head) + max(len(trimmed_note), len(plain_note)) + 64  # 64: joins, safety
     texts, trimmed = fit_sections(renderers, max(limit - fixed, 0))
     body = (
