@@ -21,7 +21,12 @@ How a row is decided (the numbers come from ``ci_tools.stats``):
    threshold: **no change** (a real but negligible difference; the note
    says so).  Improvements are the mirror image, except that an uncertain
    improvement is "no change", as it is certainly not a regression.
-4. Not significant: **no change**.
+4. Not significant: **no change**, unless the estimated slowdown is
+   beyond the threshold: then **inconclusive** (the estimate says "slower",
+   the test cannot confirm it with these boots).  That is the case of a
+   small slowdown of a benchmark whose boots fall into several layouts:
+   the Hodges-Lehmann estimate sees the shift within each layout, while
+   the rank test, blind to layouts, needs many boots to confirm it.
 
 Inputs taken under different accelerators, modes, QEMU versions or
 machines, CPU models or iteration counts are refused (``BadInputError``,
@@ -525,29 +530,38 @@ def _decide(item: _Pending, p_adj: float, alpha: float, family: int) -> Row:
     if best_p > needed:
         verdict = Verdict.INCONCLUSIVE
         reason = (
-            f"too few boots to decide ({base.boots} vs {head.boots}): the smallest possible "
-            f"p is {best_p:.2g}, above the {needed:.2g} needed with {family} row(s); "
+            f"too few boots ({base.boots} vs {head.boots}): the best possible p, {best_p:.2g}, "
+            f"is above the {needed:.2g} that {family} row(s) need; "
             f"use --boots {stats.boots_needed(family, alpha)} or more"
         )
-    elif p_adj > alpha:
-        verdict, reason = Verdict.NO_CHANGE, ""
     elif est > 0:
-        if low > limit:
+        significant = p_adj <= alpha
+        if significant and low > limit:
             verdict, reason = Verdict.REGRESSION, f"slower by {change}"
-        elif high > limit:
+        elif significant and high > limit:
             verdict = Verdict.INCONCLUSIVE
             reason = (
                 f"significant {change}, but the interval reaches below the "
                 f"{threshold:.1%} threshold: more boots would tell"
             )
-        else:
+        elif not significant and est > limit:
+            verdict = Verdict.INCONCLUSIVE
+            reason = (
+                f"estimated {change}, beyond the {threshold:.1%} threshold, but not "
+                f"significant (p {p_adj:.2g} after Holm): more boots would tell"
+            )
+        elif significant:
             verdict = Verdict.NO_CHANGE
             reason = f"significant {change}, but below the {threshold:.1%} threshold"
-    elif high < -limit:
+        else:
+            verdict, reason = Verdict.NO_CHANGE, ""
+    elif p_adj <= alpha and high < -limit:
         verdict, reason = Verdict.IMPROVEMENT, f"faster by {change}"
-    else:
+    elif p_adj <= alpha:
         verdict = Verdict.NO_CHANGE
         reason = f"significant {change}, not clearly beyond the {threshold:.1%} threshold"
+    else:
+        verdict, reason = Verdict.NO_CHANGE, ""
     if item.notes:
         reason = "; ".join([reason, *item.notes]) if reason else "; ".join(item.notes)
     return Row(

@@ -1,0 +1,139 @@
+"""The tables of ``compare`` and ``cost``, rendered from fixture result files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_compare import make, suite
+
+from ci_tools import compare, results, tables
+from ci_tools.compare import Verdict
+from ci_tools.errors import BadInputError
+
+RESULTS = Path(__file__).parent / "fixtures" / "results"
+
+
+def fixture(name: str) -> results.Result:
+    return results.load(RESULTS / name)
+
+
+@pytest.fixture(scope="module")
+def regression() -> compare.Comparison:
+    return compare.compare_results(
+        [fixture("linux-det-8boots-a.json"), fixture("linux-det-8boots-b-getpid-x1.10.json")]
+    )
+
+
+def test_terminal_table_lists_regressions_first(regression: compare.Comparison) -> None:
+    text = tables.comparison_text(regression)
+    body = text.split("\n\n")[1].splitlines()
+    assert body[0].split()[0] == "benchmark"
+    assert body[2].split()[0] == "getpid" and "REGRESSION" in body[2]
+    assert "linux-det-8boots-a.json → linux-det-8boots-b-getpid-x1.10.json" in text
+    assert "1 regression(s)" in text and "exit code 1" in text
+    for name in ("read_null", "write_null", "pipe", "fork_exit", "open_close", "stat"):
+        assert re.search(rf"^{name}\s.*no change", text, re.M), name
+
+
+def test_markdown_regressions_first_unchanged_folded(regression: compare.Comparison) -> None:
+    md = compare.render_markdown(regression)
+    assert md.startswith("### Benchmarks: linux-det-8boots-a.json → ")
+    top, folded = md.split("<details>", 1)
+    assert "| `getpid`" in top and "**REGRESSION**" in top
+    assert "`getpid`" not in folded
+    assert "<summary>" in folded and "unchanged</summary>" in folded
+    assert folded.count("| `") == regression.count(Verdict.NO_CHANGE)
+    # tabulate's github format: a header separator line of pipes and dashes
+    assert re.search(r"^\|[-|: ]+\|$", md, re.M)
+    assert "<!--" not in md  # the sticky-comment marker is the GitHub module's business
+
+
+def test_markdown_fits_a_budget_dropping_unchanged_rows_first() -> None:
+    rng = np.random.default_rng(1)
+    many = {f"bench_{i:03d}": [1000.0 + i] * 8 for i in range(400)}
+    slow = dict(many, bench_007=[1200.0] * 8)
+    c = compare.compare_results(
+        [make(many, name="base.json"), make(slow, name="head.json")],
+        min_effects={"default": 0.03},
+    )
+    assert rng is not None
+    full = compare.render_markdown(c)
+    assert len(full) > tables.GITHUB_COMMENT_LIMIT
+    cut = compare.render_markdown(c, max_chars=tables.GITHUB_COMMENT_LIMIT)
+    assert len(cut) <= tables.GITHUB_COMMENT_LIMIT
+    assert "`bench_007`" in cut and "**REGRESSION**" in cut
+    left = re.search(
+        r"\*(\d+) row\(s\) left out to fit GitHub's size limit \((\d+) no change\)", cut
+    )
+    assert left is not None and left.group(1) == left.group(2)
+    shown = cut.count("| `bench_")
+    assert shown + int(left.group(1)) == 400
+    tiny = compare.render_markdown(c, max_chars=2000)
+    assert len(tiny) <= 2000 and "`bench_007`" in tiny
+
+
+def test_markdown_says_what_could_not_be_compared() -> None:
+    rng = np.random.default_rng(2)
+    values = suite(rng, 8)
+    head = {k: v for k, v in values.items() if k != "pipe"}
+    c = compare.compare_results([make(values, name="b.json"), make(head, name="h.json")])
+    md = compare.render_markdown(c)
+    assert "| `pipe`" in md.split("<details>")[0]
+    assert "not measured in h.json" in md
+
+
+def test_plain_table_is_kevlars_layout_with_a_ratio_per_file() -> None:
+    a, b = fixture("linux-det-8boots-a.json"), fixture("linux-det-8boots-b.json")
+    slow = fixture("linux-det-8boots-b-getpid-x1.10.json")
+    c = compare.compare_results([a, b, slow])
+    text = tables.comparison_plain(c)
+    header = text.splitlines()[0].split()
+    assert header == ["Benchmark", "linux-det-8boots-a.json", "linux-det-8boots-b.json",
+                      "ratio", "linux-det-8boots-b-getpid-x1.10.json", "ratio"]  # fmt: skip
+    getpid = next(line for line in text.splitlines() if line.startswith("getpid"))
+    assert getpid.split() == ["getpid", "345", "ns/op", "345", "ns/op", "1.00x", "380", "ns/op",
+                              "1.10x"]  # fmt: skip
+
+
+def test_plain_table_marks_missing_values() -> None:
+    rng = np.random.default_rng(3)
+    values = suite(rng, 8)
+    c = compare.compare_results(
+        [make(values, name="b.json"), make({"getpid": values["getpid"]}, name="h.json")]
+    )
+    line = next(x for x in tables.comparison_plain(c).splitlines() if x.startswith("stat"))
+    assert line.split()[-2:] == ["—", "—"]
+
+
+# --- cost ------------------------------------------------------------------------------------
+
+
+def test_cost_table_against_fastest_profile_and_linux() -> None:
+    linux = fixture("linux-det-8boots-a.json")
+    profiles = [fixture(f"profile-{p}.json") for p in ("fortress", "balanced", "performance")]
+    cost = compare.cost_table(linux, profiles)
+    assert cost.profiles == ("fortress", "balanced", "performance")
+    text = tables.cost_text(cost)
+    header = text.splitlines()[2]
+    for p in cost.profiles:
+        assert f"{p} vs fastest" in header and f"{p} vs linux" in header
+    mmap = next(r for r in cost.rows if r.benchmark == "mmap_fault")
+    fortress, _, performance = mmap.medians
+    assert fortress is not None and performance is not None and mmap.reference is not None
+    assert fortress > 1.3 * performance  # init_on_free and page poisoning cost page faults
+    line = next(x for x in text.splitlines() if x.startswith("mmap_fault")).split()
+    assert line[-2] == "1.00x" or performance == mmap.fastest
+    md = tables.cost_markdown(cost)
+    assert md.startswith("### Cost of each profile") and "| `mmap_fault`" in md
+
+
+def test_cost_refuses_incompatible_inputs() -> None:
+    linux = fixture("linux-det-8boots-a.json")
+    wall = fixture("linux-wallclock-8boots.json")
+    with pytest.raises(BadInputError) as err:
+        compare.cost_table(linux, [wall])
+    assert "mode differs" in err.value.message
+    assert compare.cost_table(linux, [wall], force=True).forced
