@@ -124,3 +124,8 @@ def register(config: str | Path = "ci_tools.toml") -> None:
             session, "cost", "--reference", f"{BENCH_ALL_DIR}/linux.json", *files,
             "--markdown", f"{BENCH_ALL_DIR}/cost.md",
         )  # fmt: skip
+
+    @nox.session(name="compare", python=False, tags=["bench"])
+    def compare(session: nox.Session) -> None:
+        """Compare result files, the baseline first; args go to `compare` (exit 1: regression)."""
+        _ci_tools(session, "compare", "--config", cfg, *session.posargs)
