@@ -36,6 +36,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 _RERUN_ENV = re.compile(r"cargo::?rerun-if-env-changed=([A-Za-z_][A-Za-z0-9_]*)")
+_COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
 
 
 def rerun_line(variable: str) -> str:
@@ -58,7 +59,9 @@ def build_script(manifest: Path) -> Path | None:
 
 
 def declared_variables(script: Path) -> set[str]:
-    return set(_RERUN_ENV.findall(script.read_text(encoding="utf-8")))
+    """Variables the script declares; a declaration in a comment does not count."""
+    code = _COMMENTS.sub("", script.read_text(encoding="utf-8"))
+    return set(_RERUN_ENV.findall(code))
 
 
 def check_rerun_declarations(manifest: Path, variables: Mapping[str, str]) -> None:

@@ -1,0 +1,212 @@
+"""ci_tools.toml: the schema, every error at once, did-you-mean, the parsed matrix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from ci_tools import bench, config
+from ci_tools.errors import BadInputError
+
+from conftest import FIXTURES, REPO
+
+CONFIGS = FIXTURES / "config"
+SCHEMA = REPO / "schemas" / "config-v1.schema.json"
+
+
+def _problems(path: Path, **kwargs: bool) -> list[str]:
+    with pytest.raises(BadInputError) as caught:
+        config.load(path, **kwargs)
+    return [line[4:] for line in caught.value.message.splitlines() if line.startswith("  - ")]
+
+
+def test_schema_is_valid_against_its_meta_schema() -> None:
+    jsonschema.Draft202012Validator.check_schema(json.loads(SCHEMA.read_text()))
+
+
+def test_repository_config_drives_the_demo_crate() -> None:
+    loaded = config.load(REPO / "ci_tools.toml")
+    assert loaded.profile_names == ("fortress", "balanced", "performance", "ludicrous")
+    assert loaded.kernel.crate_dir == REPO / "examples" / "kernel"
+    specs = {p.name: p.target for p in loaded.profiles}
+    # Laid out as in Kevlar: unwind spec for the safe profiles, abort for the fast ones.
+    assert specs["fortress"] == specs["balanced"] == "arch/x64/x64-unwind.json"
+    assert specs["performance"] == specs["ludicrous"] == "arch/x64/x64.json"
+    for p in loaded.profiles:
+        assert p.features == (f"profile-{p.name}",)
+        assert p.bench is not None and p.bench.guest == "linux"
+    fortress = loaded.profile("fortress").bench
+    assert fortress is not None
+    assert "init_on_alloc=1 init_on_free=1 page_poison=1 pti=on" in fortress.cmdline_extra
+    ludicrous = loaded.profile("ludicrous").bench
+    assert ludicrous is not None and ludicrous.cmdline_extra == "mitigations=off"
+    assert loaded.clippy.profiles == loaded.profile_names and loaded.clippy.deny_warnings
+
+
+def test_demo_crate_declares_the_profile_features() -> None:
+    manifest = (REPO / "examples" / "kernel" / "Cargo.toml").read_text()
+    for name in config.load(REPO / "ci_tools.toml").profile_names:
+        assert f"profile-{name} = []" in manifest
+
+
+def test_kevlar_example_is_valid() -> None:
+    kevlar = config.load(REPO / "examples" / "kevlar" / "ci_tools.toml", check_paths=False)
+    assert kevlar.profile_names == ("fortress", "balanced", "performance", "ludicrous")
+    assert kevlar.kernel.workdir == REPO / "examples" / "kevlar"  # cargo runs at its root
+    assert kevlar.kernel.manifest == REPO / "examples" / "kevlar" / "kernel" / "Cargo.toml"
+    fortress = kevlar.profile("fortress")
+    assert fortress.target == "kernel/arch/x64/x64-unwind.json"
+    assert kevlar.profile("ludicrous").target == "kernel/arch/x64/x64.json"
+    assert fortress.bench is not None and fortress.bench.build is not None
+    assert fortress.bench.guest == "kernel"
+    assert fortress.bench.build.command == ("make", "build", "PROFILE=fortress")
+    assert fortress.bench.build.env == {"INIT_SCRIPT": "/bin/bench"}
+    assert kevlar.clippy.profiles == ("balanced",)
+
+
+def test_kevlar_example_without_its_checkout_names_the_missing_files() -> None:
+    problems = _problems(REPO / "examples" / "kevlar" / "ci_tools.toml")
+    assert any(p.startswith("kernel.crate:") for p in problems)
+
+
+def test_every_error_is_reported_at_once() -> None:
+    problems = _problems(CONFIGS / "many-errors.toml")
+    expected = [
+        "kernel.toolchian: unknown key (did you mean 'toolchain'?)",
+        "clippy.profiles: 'fortres' is not a profile (did you mean 'fortress'?)",
+        "clippy.deny_warnings: 'yes' is not of type 'boolean'",
+        "profiles.fortress.tagret: unknown key (did you mean 'target'?)",
+        "profiles.fortress: 'target' is a required property",
+        "profiles.ludicrous.features: 'profile-ludicrous' is not of type 'array'",
+        'profiles.ludicrous.bench: guest = "kernel" needs image = "path of the built kernel"',
+    ]
+    for line in expected:
+        assert line in problems
+    assert any(p.startswith("profiles: invalid profile name 'all'") for p in problems)
+    assert len(problems) == len(expected) + 1
+
+
+def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "ci_tools.toml"
+    path.write_text('[kernel]\ncrate = "."\n[profiles.x\n')
+    with pytest.raises(BadInputError, match="line 3"):
+        config.load(path)
+
+
+def test_missing_file_says_how_to_start(tmp_path: Path) -> None:
+    with pytest.raises(BadInputError, match="does not exist") as caught:
+        config.load(tmp_path / "ci_tools.toml")
+    assert caught.value.hint and "--config" in caught.value.hint
+
+
+def test_unknown_profile_gets_a_suggestion() -> None:
+    loaded = config.load(REPO / "ci_tools.toml")
+    with pytest.raises(BadInputError, match="did you mean 'ludicrous'"):
+        loaded.profile("ludicrus")
+
+
+def test_minimal_config_defaults() -> None:
+    loaded = config.load(CONFIGS / "minimal.toml")
+    assert loaded.kernel.toolchain == "auto"
+    assert loaded.kernel.build_std == ("core", "alloc")
+    assert loaded.kernel.workdir == loaded.kernel.crate_dir == CONFIGS
+    assert loaded.clippy.profiles == ("only",) and loaded.clippy.deny_warnings
+    assert loaded.profile("only").bench is None
+    assert loaded.compare.min_effect_for("getpid") is None
+    assert loaded.linux.cmdline == bench.DEFAULT_CMDLINE == config.DEFAULT_CMDLINE
+
+
+def test_bench_defaults_merge_and_profile_placeholder() -> None:
+    loaded = config.load(CONFIGS / "kernel-guest.toml")
+    fortress = loaded.profile("fortress").bench
+    assert fortress is not None and fortress.build is not None
+    assert fortress.guest == "kernel" and fortress.machine == "q35"
+    assert fortress.cmdline_extra == "debug"
+    assert fortress.build.command == ("make", "build", "PROFILE=fortress")
+    assert fortress.build.env == {"INIT_SCRIPT": "/bin/bench", "LOG": "fortress"}
+    assert fortress.image == CONFIGS / "build" / "fortress" / "kernel.elf"
+    ludicrous = loaded.profile("ludicrous").bench
+    assert ludicrous is not None and ludicrous.build is not None
+    assert ludicrous.machine == "pc"  # the profile's own value wins
+    assert ludicrous.build.cargo and ludicrous.build.release and ludicrous.build.command is None
+    assert ludicrous.image == CONFIGS / "build" / "ludicrous" / "kernel.elf"
+
+
+def test_min_effect_per_benchmark_with_default() -> None:
+    loaded = config.load(REPO / "ci_tools.toml")
+    assert loaded.compare.min_effect_for("mmap_fault") == pytest.approx(0.10)
+    assert loaded.compare.min_effect_for("getpid") == pytest.approx(0.03)
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "k"\nversion = "0.0.0"\n')
+    path = tmp_path / "ci_tools.toml"
+    path.write_text('[kernel]\ncrate = "."\n' + body)
+    return path
+
+
+def test_target_spec_must_exist_relative_to_workdir(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[profiles.a]\ntarget = "arch/x64.json"\nfeatures = []\n')
+    problems = _problems(path)
+    assert problems == [
+        f"profiles.a.target: target spec {tmp_path / 'arch/x64.json'} does not exist "
+        "(target spec paths are relative to kernel.workdir)"
+    ]
+    (tmp_path / "arch").mkdir()
+    (tmp_path / "arch" / "x64.json").write_text("{}")
+    assert config.load(path).profile("a").target_is_spec
+
+
+def test_build_needs_exactly_one_way(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        '[profiles.a]\ntarget = "t"\nfeatures = []\n'
+        '[profiles.a.bench]\nguest = "kernel"\nimage = "k"\n'
+        'build = { command = ["make"], cargo = true }\n',
+    )
+    assert _problems(path) == [
+        "profiles.a.bench.build: give exactly one of `command = [...]` or `cargo = true`"
+    ]
+
+
+def test_linux_guest_refuses_a_kernel_build(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        '[profiles.a]\ntarget = "t"\nfeatures = []\n'
+        '[profiles.a.bench]\nguest = "linux"\nimage = "k"\n',
+    )
+    (problem,) = _problems(path)
+    assert problem.startswith(
+        'profiles.a.bench: build and image have no effect with guest = "linux"'
+    )
+
+
+def test_problem_of_the_bench_defaults_is_reported_once(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        '[bench]\ncmdline = "x"\n'
+        '[profiles.a]\ntarget = "t"\nfeatures = []\n'
+        '[profiles.b]\ntarget = "t"\nfeatures = []\n',
+    )
+    assert _problems(path) == [
+        'bench: no guest: set guest = "linux" or "kernel" (here or in [bench])'
+    ]
+
+
+def test_environment_variable_names_are_checked(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        '[profiles.a]\ntarget = "t"\nfeatures = []\n'
+        '[profiles.a.bench]\nguest = "kernel"\nimage = "k"\n'
+        'build = { cargo = true, env = { "INIT SCRIPT" = "/bin/bench" } }\n',
+    )
+    (problem,) = _problems(path)
+    assert problem.startswith("profiles.a.bench.build.env: invalid name 'INIT SCRIPT'")
+
+
+def test_config_path_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(config.ENV_VAR, str(CONFIGS / "minimal.toml"))
+    assert config.load().profile_names == ("only",)

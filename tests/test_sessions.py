@@ -1,0 +1,133 @@
+"""The nox sessions are the config's profile matrix, and `make` reaches them."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nox
+import nox.registry
+import pytest
+
+from ci_tools import config, sessions
+
+from conftest import FIXTURES, REPO
+
+FIXED = ["setup", "bench-linux", "bench-host", "tests", "lint"]
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """A private nox registry, so register() can run more than once."""
+    fresh: dict[str, Any] = {}
+    monkeypatch.setattr(nox.registry, "_REGISTRY", fresh)
+    yield fresh
+
+
+def _matrix(profiles: tuple[str, ...]) -> set[str]:
+    return {f"check-{p}" for p in profiles} | {f"bench-{p}" for p in profiles} | {
+        "clippy", "fmt", "bench-all"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path",
+    [REPO / "ci_tools.toml", FIXTURES / "config" / "kernel-guest.toml"],
+    ids=lambda p: p.name,
+)
+def test_sessions_are_the_profiles_of_the_config(path: Path, registry: dict[str, Any]) -> None:
+    sessions.register(path)
+    profiles = config.load(path).profile_names
+    generated = set(registry) - set(FIXED)
+    assert generated - {"compare"} == _matrix(profiles)
+    for name, func in registry.items():
+        assert func.func.__doc__, f"session {name} has no description"
+        assert func.python is False, f"session {name} would create a virtualenv"
+
+
+def test_check_sessions_run_the_check_command(registry: dict[str, Any]) -> None:
+    sessions.register(REPO / "ci_tools.toml")
+    session = FakeSession()
+    registry["check-ludicrous"].func(session)
+    assert session.commands == [
+        ["-m", "ci_tools", "check", "--config", str(REPO / "ci_tools.toml"), "ludicrous"]
+    ]
+
+
+class FakeSession:
+    def __init__(self, posargs: tuple[str, ...] = ()) -> None:
+        self.posargs = list(posargs)
+        self.commands: list[list[str]] = []
+
+    def run(self, program: str, *args: str, external: bool = False) -> None:
+        assert program == sys.executable and external
+        self.commands.append(list(args))
+
+
+def test_bench_all_runs_linux_and_every_profile_then_the_cost_table(
+    registry: dict[str, Any],
+) -> None:
+    sessions.register(REPO / "ci_tools.toml")
+    session = FakeSession(posargs=("--quick",))
+    registry["bench-all"].func(session)
+    cfg = str(REPO / "ci_tools.toml")
+    out = sessions.BENCH_ALL_DIR
+    assert session.commands[0] == [
+        "-m", "ci_tools", "bench", "linux", "--cmdline", "console=ttyS0 quiet panic=-1",
+        "--output", f"{out}/linux.json", "--quick",
+    ]  # fmt: skip
+    profiles = ("fortress", "balanced", "performance", "ludicrous")
+    assert session.commands[1:5] == [
+        ["-m", "ci_tools", "bench", "profile", p, "--config", cfg, "--output", f"{out}/{p}.json",
+         "--quick"]
+        for p in profiles
+    ]  # fmt: skip
+    assert session.commands[5] == [
+        "-m", "ci_tools", "cost", "--reference", f"{out}/linux.json",
+        *(f"{out}/{p}.json" for p in profiles), "--markdown", f"{out}/cost.md",
+    ]  # fmt: skip
+
+
+def test_nox_lists_the_matrix() -> None:
+    """`nox -l` in this repository: acceptance's session list, with descriptions."""
+    listed = subprocess.run(
+        [sys.executable, "-m", "nox", "--list", "--json", "-k", ""],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    entries = {e["session"]: e for e in json.loads(listed)}
+    profiles = config.load(REPO / "ci_tools.toml").profile_names
+    assert _matrix(profiles) | {"bench-linux", "bench-host"} <= set(entries)
+    assert all(e["description"] for e in entries.values())
+
+
+MAKE_CASES = [
+    ("check PROFILE=fortress", "--session check-fortress"),
+    ("check", "--tags check"),
+    ("clippy", "--session clippy"),
+    ("fmt", "--session fmt"),
+    ("bench PROFILE=balanced", "--session bench-balanced"),
+    ("bench PROFILE=balanced BENCH_ARGS=--quick", "--session bench-balanced -- --quick"),
+    ("bench-all", "--session bench-all"),
+    ("bench-compare BENCH_FILES='a.json b.json'", "--session compare -- a.json b.json"),
+]
+
+
+@pytest.mark.parametrize(("goal", "expected"), MAKE_CASES, ids=[c[0] for c in MAKE_CASES])
+def test_makefile_fragment_runs_the_sessions(goal: str, expected: str) -> None:
+    command = ["make", "-s", "-n", "-f", "ci_tools.mk", *shlex.split(goal)]
+    printed = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert printed == f"python3 -m nox --noxfile noxfile.py {expected}"
+
+
+def test_makefile_bench_without_profile_fails() -> None:
+    done = subprocess.run(
+        ["make", "-s", "-n", "-f", "ci_tools.mk", "bench"], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode != 0 and "PROFILE=<profile>" in done.stderr
