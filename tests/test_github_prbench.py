@@ -363,3 +363,9 @@ def test_the_default_boots_let_the_whole_matrix_reach_a_verdict() -> None:
     rows = len(PROFILES) * 8
     assert stats.min_attainable_p(boots, boots) <= compare.DEFAULT_ALPHA / rows
     assert stats.min_attainable_p(boots - 1, boots - 1) > compare.DEFAULT_ALPHA / rows
+
+
+def test_the_manifest_schema_is_a_valid_json_schema() -> None:
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(results.load_schema(prbench.MANIFEST_SCHEMA))
