@@ -78,7 +78,8 @@ def _rust() -> Finding:
 
 def _stale_vms() -> Finding:
     runtime = qemu.runtime_dir()
-    stale, live = [], []
+    stale: list[int] = []
+    live: list[int] = []
     for folder in sorted(runtime.glob(f"{qemu.VM_NAME_PREFIX}*")):
         try:
             pid = int((folder / ports.PIDFILE).read_text())

@@ -11,10 +11,12 @@ from ci_tools.errors import SetupError
 from ci_tools.paths import cache_dir
 
 ENV_VAR = "CI_TOOLS_LINUX_KERNEL"
-DEBIAN_META_PACKAGE = "linux-image-amd64"
+# The distribution's "current kernel" package: Debian's, then Ubuntu's.
+META_PACKAGES = ("linux-image-amd64", "linux-image-generic")
 
 FETCH_HINT = (
-    "run `python -m ci_tools setup` (downloads Debian's linux-image-amd64 into ci_tools' cache, "
+    "run `python -m ci_tools setup` (downloads Debian's linux-image-amd64 or Ubuntu's "
+    "linux-image-generic into ci_tools' cache, "
     f"no root needed), set {ENV_VAR}=/path/to/vmlinuz, or give --kernel PATH"
 )
 
@@ -53,19 +55,23 @@ def find_linux_kernel(configured: Path | None = None) -> Path:
 
 
 def fetch_debian_kernel() -> Path:
-    """Download Debian's current kernel package and unpack it into the cache.
+    """Download the distribution's current kernel package and unpack it into the cache.
 
     Uses ``apt-get download`` (no root needed, /boot untouched, no
     update-initramfs) and ``dpkg-deb -x``.
     """
-    depends = proc.run(["apt-cache", "depends", DEBIAN_META_PACKAGE], quiet=True).stdout
-    match = re.search(r"Depends:\s*(linux-image-\S+)", depends)
-    if match is None:
+    package = None
+    for meta in META_PACKAGES:
+        depends = proc.run(["apt-cache", "depends", meta], quiet=True, check=False).stdout
+        match = re.search(r"Depends:\s*(linux-image-\S+)", depends)
+        if match is not None:
+            package = match.group(1)
+            break
+    if package is None:
         raise SetupError(
-            f"apt does not know {DEBIAN_META_PACKAGE}",
+            f"apt knows none of {', '.join(META_PACKAGES)}",
             hint=f"run `apt-get update` first (as root), or set {ENV_VAR}=/path/to/vmlinuz",
         )
-    package = match.group(1)
     target = cache_dir("kernels", package)
     existing = sorted(target.glob("boot/vmlinuz-*"))
     if existing:
