@@ -89,8 +89,11 @@ def ensure_all(*, for_tests: bool = False) -> None:
     and the tools ci_tools' own test suite uses."""
     ensure_packages()
     if for_tests:
+        from ci_tools import cargo, config
+
         _apt_install([pkg for prog, pkg in TEST_PACKAGES.items() if shutil.which(prog) is None])
-        ensure_rust()
+        # A rustup nightly with rust-src will do; Debian's toolchain is installed only if not.
+        output.info(f"Rust: {cargo.resolve(config.load()).describe()}")
     kernel = ensure_guest_kernel()
     output.info(f"guest kernel: {kernel}")
     output.info("set-up complete: qemu-system-x86_64, musl-gcc and a guest kernel are available")
