@@ -22,9 +22,20 @@ def report_base(config: Config) -> Path:
     return Path(os.environ.get("GITHUB_WORKSPACE") or config.root)
 
 
-def run_cargo(command: cargo.CargoCommand, *, title: str, base: Path) -> tuple[int, CargoRun]:
+def _first_build(command: cargo.CargoCommand, profile: Profile) -> bool:
+    """Whether cargo has never built for this target here (then core and alloc come first)."""
+    target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or command.cwd / "target")
+    name = Path(profile.target).stem if profile.target_is_spec else profile.target
+    return not (target_dir / name).is_dir()
+
+
+def run_cargo(
+    command: cargo.CargoCommand, *, title: str, base: Path, profile: Profile | None = None
+) -> tuple[int, CargoRun]:
     output.phase(f"{title}: {command}")
-    output.info("(the first run for a target also builds core and alloc: about half a minute)")
+    if profile is not None and _first_build(command, profile):
+        output.info(f"{title}: first build for {profile.target}: core and alloc are compiled "
+                    "too (about half a minute)")  # fmt: skip
     completed = proc.run(command.argv, cwd=command.cwd, env=command.env, check=False, quiet=True)
     run = diagnostics.parse_cargo(completed.stdout, base=base)
     failed = completed.returncode != 0
@@ -54,7 +65,7 @@ def check(config: Config, name: str) -> None:
     toolchain = _toolchain(config, [profile])
     title = f"cargo check ({profile.name})"
     command = cargo.cargo_command("check", config, profile, toolchain)
-    returncode, run = run_cargo(command, title=title, base=report_base(config))
+    returncode, run = run_cargo(command, title=title, base=report_base(config), profile=profile)
     if returncode != 0:
         raise _failure(title, returncode, run)
 
@@ -68,7 +79,7 @@ def clippy(config: Config, names: Sequence[str] = ()) -> None:
     for profile in profiles:
         title = f"cargo clippy ({profile.name})"
         command = cargo.cargo_command("clippy", config, profile, toolchain)
-        returncode, run = run_cargo(command, title=title, base=report_base(config))
+        returncode, run = run_cargo(command, title=title, base=report_base(config), profile=profile)
         if returncode != 0:
             failed.append((profile.name, _failure(title, returncode, run)))
     if failed:

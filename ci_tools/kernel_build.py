@@ -172,7 +172,9 @@ def _cargo_build(config: Config, profile: Profile, build: KernelBuild) -> Path |
         "build", config, profile, toolchain, release=build.release, env=build.env
     )
     title = f"cargo build ({profile.name})"
-    returncode, run = checks.run_cargo(command, title=title, base=checks.report_base(config))
+    returncode, run = checks.run_cargo(
+        command, title=title, base=checks.report_base(config), profile=profile
+    )
     if returncode != 0:
         raise BuildError(f"{title} failed: {run.counts()}", hint="see the compiler output above")
     return _artifact(run.artifacts, config.kernel.manifest)
