@@ -36,6 +36,11 @@ class Overrides:
     forwards: tuple[Forward, ...] = ()
 
 
+def _first(*values: str | None) -> str:
+    """The first value that is set; an empty command line is a setting too."""
+    return next(v for v in values if v is not None)
+
+
 def join_cmdline(*parts: str | None) -> str:
     return " ".join(p.strip() for p in parts if p and p.strip())
 
@@ -84,11 +89,11 @@ def guest_target(
     spec = bench_spec(config, profile)
     if spec.guest == "linux":
         kernel = _linux_kernel(config, overrides.kernel)
-        base = overrides.cmdline or spec.cmdline or config.linux.cmdline
+        base = _first(overrides.cmdline, spec.cmdline, config.linux.cmdline)
         machine = spec.machine or "pc"  # as bench-linux, so the two stay comparable
     else:
         kernel = _profile_kernel(config, profile, spec, overrides.kernel)
-        base = overrides.cmdline or spec.cmdline or DEFAULT_CMDLINE
+        base = _first(overrides.cmdline, spec.cmdline, DEFAULT_CMDLINE)
         machine = spec.machine or "pc"
     return bench.GuestTarget(
         name=profile.name,

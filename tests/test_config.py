@@ -64,6 +64,8 @@ def test_kevlar_example_is_valid() -> None:
     assert fortress.bench.guest == "kernel"
     assert fortress.bench.build.command == ("make", "build", "PROFILE=fortress")
     assert fortress.bench.build.env == {"INIT_SCRIPT": "/bin/bench"}
+    assert fortress.bench.image == REPO / "examples" / "kevlar" / "kevlar.x64.img"
+    assert fortress.bench.cmdline == ""  # set, and empty: not ci_tools' Linux default
     assert kevlar.clippy.profiles == ("balanced",)
 
 
