@@ -17,7 +17,9 @@ nothing and pull requests that slow one benchmark down:
 Deterministic mode draws base and head from one pool of boots whose kernel
 command lines differ (layouts), the case ``--boots`` covers.  Wall-clock
 mode draws base and head from *different runs*, so drift between runs (what
-makes wall-clock gating hard) is in the figures.
+makes wall-clock gating hard) is in the figures; it is replayed without a
+calibration (``compare``'s default) and with the calibration that
+``ci_tools calibrate`` makes from the same runs (in-sample, so optimistic).
 
 Result files go to ``--data`` (default ``benchmarks/gate-data``) and are
 reused on the next call; ``--no-collect`` only analyses what is there.
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import sys
 import time
@@ -45,7 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ci_tools import compare, results, stats
+from ci_tools import compare, results
 from ci_tools.compare import Verdict
 from ci_tools.results import Result
 
@@ -172,6 +173,7 @@ def replay(
     min_effects: Mapping[str, float] | None,
     alpha: float,
     seed: int,
+    noise_floors: Mapping[str, float] | None = None,
 ) -> tuple[Tally, dict[tuple[str, float], Tally], dict[str, int]]:
     rng = np.random.default_rng(seed)
     names = runs[0].benchmark_names()
@@ -181,7 +183,7 @@ def replay(
         base, head = draw(pool, runs, mode, n, rng)
         c = compare.compare_pairs(
             [(assemble(base, name="base.json"), assemble(head, name="head.json"))],
-            min_effects=min_effects, alpha=alpha,
+            min_effects=min_effects, alpha=alpha, noise_floors=noise_floors,
         )  # fmt: skip
         aa.tables += 1
         flagged = [r.benchmark for r in c.rows if r.verdict is Verdict.REGRESSION]
@@ -198,7 +200,7 @@ def replay(
                 c = compare.compare_pairs(
                     [(assemble(base, name="base.json"),
                       assemble(head, name="head.json", scale={name: scale}))],
-                    min_effects=min_effects, alpha=alpha,
+                    min_effects=min_effects, alpha=alpha, noise_floors=noise_floors,
                 )  # fmt: skip
                 t.tables += 1
                 row = next(r for r in c.rows if r.benchmark == name)
@@ -208,21 +210,6 @@ def replay(
                     r.verdict is Verdict.REGRESSION for r in c.rows if r.benchmark != name
                 )
     return aa, detection, false_rows
-
-
-def aa_noise(pool: Sequence[Boot], runs: Sequence[Result], mode: str, n: int) -> dict[str, float]:
-    """95th percentile of |head/base - 1| over A/A draws: a stored calibration."""
-    rng = np.random.default_rng(7)
-    seen: dict[str, list[float]] = {}
-    for _ in range(200):
-        base, head = draw(pool, runs, mode, n, rng)
-        rb, rh = assemble(base, name="b"), assemble(head, name="h")
-        for name in rb.benchmark_names():
-            b, h = compare.per_boot(rb, name), compare.per_boot(rh, name)
-            if b and h:
-                est = stats.hodges_lehmann_log_ratio(b.values, h.values)
-                seen.setdefault(name, []).append(abs(float(np.expm1(est))))
-    return {k: round(float(np.quantile(v, 0.95)), 4) for k, v in seen.items()}
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -240,6 +227,54 @@ def spread_line(runs: Sequence[Result]) -> list[str]:
     return out
 
 
+def report(
+    pool: Sequence[Boot],
+    runs: Sequence[Result],
+    mode: str,
+    n: int,
+    boot_s: float,
+    title: str,
+    args: argparse.Namespace,
+    min_effects: Mapping[str, float] | None,
+    noise_floors: Mapping[str, float] | None,
+) -> None:
+    t0 = time.monotonic()
+    aa, det, false_rows = replay(
+        pool, runs, mode, n, trials=args.trials, detect_trials=args.detect_trials,
+        min_effects=min_effects, alpha=args.alpha, seed=1000 + n, noise_floors=noise_floors,
+    )  # fmt: skip
+    runner = 2 * n * boot_s
+    print(f"\n  {n} boots per side{title} ({2 * n} boots per comparison, runner time "
+          f"{runner:.0f} s = {runner / 60:.1f} min per profile; analysis "
+          f"{time.monotonic() - t0:.0f} s):")  # fmt: skip
+    alarms = f"{aa.false_alarm_tables}/{aa.tables} = {aa.rate(aa.false_alarm_tables):.2%}"
+    unsure = aa.rate(aa.inconclusive_tables)
+    print(f"    false alarms (A/A, whole table of {len(false_rows)} rows): {alarms}; "
+          f"tables inconclusive (exit 2): {unsure:.1%}")  # fmt: skip
+    if any(false_rows.values()):
+        print("      rows that alarmed: "
+              + ", ".join(f"{k} {v}" for k, v in false_rows.items() if v))  # fmt: skip
+    print("    detection     " + "".join(f"{f'+{s - 1:.0%}':>22}" for s in SCALES))
+    totals = {s: Tally() for s in SCALES}
+    for name in runs[0].benchmark_names():
+        cells = []
+        for s in SCALES:
+            t = det[(name, s)]
+            tot = totals[s]
+            tot.tables += t.tables
+            tot.detected += t.detected
+            tot.inconclusive_row += t.inconclusive_row
+            tot.false_alarm_tables += t.false_alarm_tables
+            cells.append(f"{t.rate(t.detected):>7.0%} (incl. {t.rate(t.inconclusive_row):>4.0%})")
+        print(f"      {name:<11}" + "".join(f"{c:>22}" for c in cells))
+    print("      all        " + "".join(
+        f"{f'{t.rate(t.detected):.0%} (incl. {t.rate(t.inconclusive_row):.0%})':>22}"
+        for t in totals.values()))  # fmt: skip
+    others = sum(t.false_alarm_tables for t in totals.values())
+    print(f"      other rows flagged in detection tables: {others}/"
+          f"{sum(t.tables for t in totals.values())}")  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=Path(__file__).parent / "gate-data")
@@ -255,8 +290,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--alpha", type=float, default=compare.DEFAULT_ALPHA)
     parser.add_argument("--config", type=Path, help="take min_effect from this ci_tools.toml")
     parser.add_argument("--no-collect", action="store_true", help="analyse existing files only")
-    parser.add_argument("--write-calibration", type=Path, metavar="DIR",
-                        help="write <mode>-calibration.json (A/A noise floors) here")  # fmt: skip
     args = parser.parse_args(argv)
     min_effects = compare.min_effects_from_config(args.config) if args.config else None
     sizes = [int(x) for x in args.boots_per_side.split(",")]
@@ -283,54 +316,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             n: compare.min_effect_for(n, min_effects, mode) for n in runs[0].benchmark_names()
         }
         print("  minimum effects: " + ", ".join(f"{k} {v:.0%}" for k, v in effects.items()))
+        variants: list[tuple[str, Mapping[str, float] | None]] = [("", None)]
+        if mode == "wallclock" and len(runs) >= 2:
+            calibration = compare.calibrate(runs)["noise_floor"]
+            print("  calibration across its runs (`ci_tools calibrate`, in-sample): "
+                  + ", ".join(f"{k} {v:.0%}" for k, v in calibration.items()))  # fmt: skip
+            variants.append((" with that calibration", calibration))
         for n in sizes:
-            t0 = time.monotonic()
-            aa, det, false_rows = replay(
-                pool, runs, mode, n, trials=args.trials, detect_trials=args.detect_trials,
-                min_effects=min_effects, alpha=args.alpha, seed=1000 + n,
-            )  # fmt: skip
-            runner = 2 * n * boot_s
-            print(f"\n  {n} boots per side ({2 * n} boots per comparison, runner time "
-                  f"{runner:.0f} s = {runner / 60:.1f} min per profile; analysis "
-                  f"{time.monotonic() - t0:.0f} s):")  # fmt: skip
-            alarms = f"{aa.false_alarm_tables}/{aa.tables} = {aa.rate(aa.false_alarm_tables):.2%}"
-            unsure = aa.rate(aa.inconclusive_tables)
-            print(f"    false alarms (A/A, whole table of {len(false_rows)} rows): {alarms}; "
-                  f"tables inconclusive (exit 2): {unsure:.1%}")  # fmt: skip
-            if any(false_rows.values()):
-                print("      rows that alarmed: "
-                      + ", ".join(f"{k} {v}" for k, v in false_rows.items() if v))  # fmt: skip
-            header = "    detection     " + "".join(f"{f'+{s - 1:.0%}':>22}" for s in SCALES)
-            print(header)
-            totals = {s: Tally() for s in SCALES}
-            for name in runs[0].benchmark_names():
-                cells = []
-                for s in SCALES:
-                    t = det[(name, s)]
-                    tot = totals[s]
-                    tot.tables += t.tables
-                    tot.detected += t.detected
-                    tot.inconclusive_row += t.inconclusive_row
-                    tot.false_alarm_tables += t.false_alarm_tables
-                    cells.append(
-                        f"{t.rate(t.detected):>7.0%} (incl. {t.rate(t.inconclusive_row):>4.0%})"
-                    )
-                print(f"      {name:<11}" + "".join(f"{c:>22}" for c in cells))
-            print("      all        " + "".join(
-                f"{f'{t.rate(t.detected):.0%} (incl. {t.rate(t.inconclusive_row):.0%})':>22}"
-                for t in totals.values()))  # fmt: skip
-            others = sum(t.false_alarm_tables for t in totals.values())
-            print(f"      other rows flagged in detection tables: {others}/"
-                  f"{sum(t.tables for t in totals.values())}")  # fmt: skip
-        if args.write_calibration:
-            floors = aa_noise(pool, runs, mode, sizes[-1])
-            args.write_calibration.mkdir(parents=True, exist_ok=True)
-            out = args.write_calibration / f"{mode}-calibration.json"
-            out.write_text(json.dumps(
-                {"mode": mode, "boots_per_side": sizes[-1], "noise_floor": floors,
-                 "source": f"{len(pool)} boots in {len(runs)} run(s), 200 A/A draws, 95th pct"},
-                indent=2) + "\n")  # fmt: skip
-            print(f"  calibration: {out}: {floors}")
+            for title, floors in variants:
+                report(pool, runs, mode, n, boot_s, title, args, min_effects, floors)
     print("\n(incl. = share of those rows that were inconclusive rather than no change)")
     print(f"evaluation took {time.monotonic() - started:.0f} s")
     return 0

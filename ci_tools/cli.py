@@ -222,9 +222,19 @@ def _add_compare(sub: argparse._SubParsersAction[_Parser]) -> None:
     parser.add_argument(
         "--calibration",
         type=Path,
-        help="JSON {benchmark: noise floor} from A/A runs (benchmarks/evaluate_gate.py)",
+        help="noise floors from A/A runs, written by `ci_tools calibrate`",
     )
     parser.set_defaults(func=_compare)
+
+
+def _add_calibrate(sub: argparse._SubParsersAction[_Parser]) -> None:
+    parser = sub.add_parser(
+        "calibrate", help="noise floors from A/A runs of the same code, for compare --calibration"
+    )
+    parser.add_argument("files", nargs="+", type=Path, help="two or more runs of the same code")
+    parser.add_argument("--output", "-o", type=Path, required=True, help="calibration JSON")
+    parser.add_argument("--force", action="store_true", help="accept runs taken differently")
+    parser.set_defaults(func=_calibrate)
 
 
 def _add_cost(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -297,6 +307,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     _add_bench_pr,
     _add_compare,
     _add_cost,
+    _add_calibrate,
     _add_check,
     _add_clippy,
     _add_fmt,
@@ -462,7 +473,11 @@ def _compare(args: argparse.Namespace) -> int:
         min_effects=compare.min_effects_from_config(args.config),
         force=args.force,
         alpha=compare.DEFAULT_ALPHA if args.alpha is None else args.alpha,
-        noise_floors=compare.load_calibration(args.calibration) if args.calibration else None,
+        noise_floors=(
+            compare.load_calibration(args.calibration, mode=loaded[0].setup["mode"])
+            if args.calibration
+            else None
+        ),
     )
     print(tables.comparison_plain(comparison) if args.plain else tables.comparison_text(comparison))
     markdown = compare.render_markdown(comparison)
@@ -470,6 +485,19 @@ def _compare(args: argparse.Namespace) -> int:
         results.write_atomic(args.markdown, markdown)
     output.append_summary(markdown)
     return comparison.exit_code
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import json
+
+    from ci_tools import compare, results
+
+    document = compare.calibrate([results.load(p) for p in args.files], force=args.force)
+    results.write_atomic(args.output, json.dumps(document, indent=2) + "\n")
+    for name, floor in document["noise_floor"].items():
+        print(f"{name:<16} {floor:7.1%}")
+    print(f"\ncalibration: {args.output}")
+    return ExitCode.OK
 
 
 def _cost(args: argparse.Namespace) -> int:

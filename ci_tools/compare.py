@@ -27,6 +27,10 @@ How a row is decided (the numbers come from ``ci_tools.stats``):
    small slowdown of a benchmark whose boots fall into several layouts:
    the Hodges-Lehmann estimate sees the shift within each layout, while
    the rank test, blind to layouts, needs many boots to confirm it.
+5. Wall-clock mode: the boots of one run share that run's load, and on a
+   shared runner the next run of the same kernel may be 40-70 % slower.
+   Without a stored calibration across runs (``calibrate``) a wall-clock
+   regression is therefore only **inconclusive**.
 
 Inputs taken under different accelerators, modes, QEMU versions or
 machines, CPU models or iteration counts are refused (``BadInputError``,
@@ -45,6 +49,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from ci_tools import stats
 from ci_tools.errors import BadInputError, ExitCode
@@ -293,12 +298,10 @@ def min_effects_from_config(path: Path | None) -> Mapping[str, float] | None:
     return dict(config.load(path, check_paths=False).compare.min_effect) or None
 
 
-def load_calibration(path: Path) -> dict[str, float]:
+def load_calibration(path: Path, *, mode: str | None = None) -> dict[str, float]:
     """A stored noise floor per benchmark: ``{"noise_floor": {"getpid": 0.004, ...}}``.
 
-    ``benchmarks/evaluate_gate.py --write-calibration`` writes one from A/A
-    comparisons across separate runs, which see what the A/A splits of one
-    run cannot: drift between runs (wall-clock mode).
+    ``ci_tools calibrate`` writes one from A/A runs (see ``calibrate``).
     """
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -315,7 +318,41 @@ def load_calibration(path: Path) -> dict[str, float]:
             f"{path}: not a calibration file",
             hint='expected {"noise_floor": {"<benchmark>": <relative change>, ...}}',
         )
+    stored_mode = document.get("mode")
+    if mode is not None and stored_mode is not None and stored_mode != mode:
+        raise BadInputError(
+            f"{path} calibrates {stored_mode} mode; these results are {mode} mode",
+            hint="calibrate from A/A runs taken the way the compared results were",
+        )
     return {k: float(v) for k, v in floors.items()}
+
+
+def calibrate(runs: Sequence[Result], *, force: bool = False) -> dict[str, Any]:
+    """A stored noise floor from A/A runs: several result files of the *same* code.
+
+    For every pair of runs and every benchmark, the Hodges-Lehmann change
+    between them; the largest is the benchmark's noise floor.  Unlike the A/A
+    splits ``compare`` makes inside one run, this sees what changes between
+    runs: the machine's load in wall-clock mode, a rebuilt image's layout.
+    """
+    if len(runs) < 2:
+        raise BadInputError("calibrate needs at least two result files of the same code")
+    pairs = [(a, b) for i, a in enumerate(runs) for b in runs[i + 1 :]]
+    check_compatible(pairs, force=force, action="calibrate from")
+    floors: dict[str, float] = {}
+    for a, b in pairs:
+        for name in a.benchmark_names():
+            sa, sb = per_boot(a, name), per_boot(b, name)
+            if sa and sb:
+                # exp|log ratio| - 1: the same number whichever run is called base.
+                change = math.expm1(abs(stats.hodges_lehmann_log_ratio(sa.values, sb.values)))
+                floors[name] = max(floors.get(name, 0.0), round(change, 4))
+    return {
+        "mode": str(runs[0].setup["mode"]),
+        "runs": len(runs),
+        "boots": [len(r.data["boots"]) for r in runs],
+        "noise_floor": floors,
+    }
 
 
 def min_effect_for(name: str, min_effects: Mapping[str, float] | None, mode: str) -> float:
@@ -339,6 +376,7 @@ class _Pending:
     ci: tuple[float, float]
     min_effect: float
     noise_floor: float | None
+    uncalibrated_wallclock: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -469,6 +507,7 @@ def _rows_of_pair(
         stored = (noise_floors or {}).get(name)
         if stored is not None:
             floor = max(floor or 0.0, stored)
+        wallclock = "wallclock" in (base.setup["mode"], head.setup["mode"])
         low, high = stats.log_ratio_ci(b.values, h.values)
         notes = [
             n
@@ -485,6 +524,7 @@ def _rows_of_pair(
                 ratio=math.exp(stats.hodges_lehmann_log_ratio(b.values, h.values)),
                 ci=(math.exp(low), math.exp(high)),
                 min_effect=effect, noise_floor=floor, notes=notes,
+                uncalibrated_wallclock=wallclock and stored is None,
             )
         )  # fmt: skip
 
@@ -562,6 +602,15 @@ def _decide(item: _Pending, p_adj: float, alpha: float, family: int) -> Row:
         reason = f"significant {change}, not clearly beyond the {threshold:.1%} threshold"
     else:
         verdict, reason = Verdict.NO_CHANGE, ""
+    if item.uncalibrated_wallclock and verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
+        # Boots of one wall-clock run share its load; a later run may differ by far more
+        # (43-70 % between runs of the same kernel on a shared 2-core runner).  Only a
+        # calibration across runs can tell such drift from a change.
+        verdict = Verdict.INCONCLUSIVE if verdict is Verdict.REGRESSION else Verdict.NO_CHANGE
+        reason = (
+            f"{reason}, but wall-clock drift between runs is unknown: "
+            "pass --calibration (see `ci_tools calibrate`) or use deterministic mode"
+        )
     if item.notes:
         reason = "; ".join([reason, *item.notes]) if reason else "; ".join(item.notes)
     return Row(
@@ -630,7 +679,7 @@ def cost_table(reference: Result, profiles: Sequence[Result], *, force: bool = F
         if not r.status.complete:
             notes.append(f"{label(r)} is incomplete: {r.status.reason}")
     return Cost(
-        reference=_profile_label(reference),
+        reference=reference.name,
         profiles=tuple(_profile_label(p) for p in profiles),
         rows=tuple(rows),
         mode=str(reference.setup["mode"]),

@@ -220,9 +220,9 @@ def comparison_plain(comparison: Comparison) -> str:
 
 
 def _cost_rows(cost: Cost, markdown: bool) -> tuple[list[str], list[list[str]]]:
+    """One column per profile: median ns/iter, then (x fastest profile, x reference)."""
     headers = ["benchmark", f"{cost.reference} ns/iter"]
-    for p in cost.profiles:
-        headers += [f"{p} ns/iter", f"{p} vs fastest", f"{p} vs {cost.reference}"]
+    headers += [f"{p} (vs fastest, vs {cost.reference})" for p in cost.profiles]
     rows = []
     for row in cost.rows:
         name = f"`{row.benchmark}`" if markdown else row.benchmark
@@ -230,11 +230,11 @@ def _cost_rows(cost: Cost, markdown: bool) -> tuple[list[str], list[list[str]]]:
         fastest = row.fastest
         for m in row.medians:
             if m is None:
-                line += ["—", "—", "—"]
+                line.append("—")
                 continue
-            line.append(_ns(m))
-            line.append(f"{m / fastest:.2f}x" if fastest else "—")
-            line.append(f"{m / row.reference:.2f}x" if row.reference else "—")
+            vs_fastest = f"{m / fastest:.2f}x" if fastest else "—"
+            vs_ref = f"{m / row.reference:.2f}x" if row.reference else "—"
+            line.append(f"{_ns(m)} ({vs_fastest}, {vs_ref})")
         rows.append(line)
     return headers, rows
 

@@ -467,3 +467,50 @@ def test_real_deterministic_and_wallclock_runs_are_refused() -> None:
     with pytest.raises(BadInputError) as err:
         compare.compare_results([a, w])
     assert "mode differs: linux-det-8boots-a.json deterministic, " in err.value.message
+
+
+# --- wall-clock mode and calibration ------------------------------------------------------------
+
+WALL = {"mode": "wallclock"}
+
+
+def test_wallclock_regression_needs_a_calibration() -> None:
+    rng = np.random.default_rng(21)
+    base = make(suite(rng, 8), name="b.json", setup=WALL)
+    head = make(suite(rng, 8, {"getpid": 1.5}), name="h.json", setup=WALL)
+    c = compare.compare_results([base, head])
+    row = next(r for r in c.rows if r.benchmark == "getpid")
+    assert row.verdict is Verdict.INCONCLUSIVE
+    assert "wall-clock drift between runs is unknown" in row.reason
+    assert c.exit_code is ExitCode.INCONCLUSIVE
+    calibrated = compare.compare_results([base, head], noise_floors={"getpid": 0.3})
+    row = next(r for r in calibrated.rows if r.benchmark == "getpid")
+    assert row.verdict is Verdict.REGRESSION and row.threshold == pytest.approx(0.3)
+    drifted = compare.compare_results([base, head], noise_floors={"getpid": 0.6})
+    assert verdicts(drifted)["getpid"] is Verdict.NO_CHANGE
+
+
+def test_calibrate_takes_the_largest_change_between_runs() -> None:
+    runs = [
+        make({"getpid": [345.0] * 4, "pipe": [3000.0] * 4}, name="r1.json"),
+        make({"getpid": [345.0 * 1.02] * 4, "pipe": [3000.0 * 0.9] * 4}, name="r2.json"),
+        make({"getpid": [345.0 * 0.99] * 4, "pipe": [3000.0] * 4}, name="r3.json"),
+    ]
+    document = compare.calibrate(runs)
+    assert document["mode"] == "deterministic" and document["runs"] == 3
+    floors = document["noise_floor"]
+    assert floors["getpid"] == pytest.approx(1.02 / 0.99 - 1, abs=1e-4)
+    assert floors["pipe"] == pytest.approx(1 / 0.9 - 1, abs=1e-4)
+    with pytest.raises(BadInputError):
+        compare.calibrate(runs[:1])
+    with pytest.raises(BadInputError):
+        compare.calibrate([runs[0], make({"getpid": [1.0] * 4}, name="w.json", setup=WALL)])
+
+
+def test_calibration_file_of_another_mode_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps({"mode": "wallclock", "noise_floor": {"getpid": 0.4}}))
+    assert compare.load_calibration(path, mode="wallclock") == {"getpid": 0.4}
+    with pytest.raises(BadInputError) as err:
+        compare.load_calibration(path, mode="deterministic")
+    assert "calibrates wallclock mode" in err.value.message

@@ -128,7 +128,7 @@ def test_cost_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     md = tmp_path / "cost.md"
     assert cli.main(["cost", "--reference", A, *profiles, "--markdown", str(md)]) == 0
     out = capsys.readouterr().out
-    assert "fortress vs fastest" in out and "balanced vs linux" in out
+    assert "fortress (vs fastest, vs linux)" in out and "balanced (vs fastest, vs linux)" in out
     assert md.read_text().startswith("### Cost of each profile")
     assert cli.main(["cost", "--reference", A, WALL]) == 3
 
@@ -139,3 +139,15 @@ def test_files_outside_the_repo_keep_their_names(tmp_path: Path) -> None:
     c = compare.compare_results([results.load(tmp_path / "base.json"),
                                  results.load(tmp_path / "head.json")])  # fmt: skip
     assert c.pairs == (("base.json", "head.json"),)
+
+
+def test_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cal" / "deterministic.json"
+    assert cli.main(["calibrate", A, B, "-o", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document["mode"] == "deterministic"
+    assert set(document["noise_floor"]) == set(results.load(Path(A)).benchmark_names())
+    assert "calibration:" in capsys.readouterr().out
+    assert cli.main(["compare", A, SLOW, "--calibration", str(out)]) == 1
+    assert cli.main(["calibrate", A, WALL, "-o", str(out)]) == 3
+    assert cli.main(["compare", WALL, WALL, "--calibration", str(out)]) == 3
