@@ -330,10 +330,12 @@ def load_calibration(path: Path, *, mode: str | None = None) -> dict[str, float]
 def calibrate(runs: Sequence[Result], *, force: bool = False) -> dict[str, Any]:
     """A stored noise floor from A/A runs: several result files of the *same* code.
 
-    For every pair of runs and every benchmark, the Hodges-Lehmann change
-    between them; the largest is the benchmark's noise floor.  Unlike the A/A
-    splits ``compare`` makes inside one run, this sees what changes between
-    runs: the machine's load in wall-clock mode, a rebuilt image's layout.
+    For every pair of runs and every benchmark, the change between them is
+    taken at the far end of its confidence interval (so the few runs a
+    calibration has do not understate it), and the largest over all pairs
+    is the benchmark's noise floor.  Unlike the A/A splits ``compare``
+    makes inside one run, this sees what changes between runs: the
+    machine's load in wall-clock mode, a rebuilt image's layout.
     """
     if len(runs) < 2:
         raise BadInputError("calibrate needs at least two result files of the same code")
@@ -345,7 +347,8 @@ def calibrate(runs: Sequence[Result], *, force: bool = False) -> dict[str, Any]:
             sa, sb = per_boot(a, name), per_boot(b, name)
             if sa and sb:
                 # exp|log ratio| - 1: the same number whichever run is called base.
-                change = math.expm1(abs(stats.hodges_lehmann_log_ratio(sa.values, sb.values)))
+                low, high = stats.log_ratio_ci(sa.values, sb.values)
+                change = math.expm1(max(abs(low), abs(high)))
                 floors[name] = max(floors.get(name, 0.0), round(change, 4))
     return {
         "mode": str(runs[0].setup["mode"]),
