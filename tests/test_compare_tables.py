@@ -140,3 +140,24 @@ def test_cost_refuses_incompatible_inputs() -> None:
         compare.cost_table(linux, [wall])
     assert "mode differs" in err.value.message
     assert compare.cost_table(linux, [wall], force=True).forced
+
+
+def test_markdown_makes_text_from_result_files_inert() -> None:
+    """A pull request controls its result files: names and reasons must stay plain text."""
+    rng = np.random.default_rng(4)
+    values = suite(rng, 8)
+    evil = "`x` | <img src=x onerror=alert(1)> [link](http://e) @maintainer\n# head"
+    head = {k: v for k, v in values.items() if k != "stat"}
+    skips = [("stat", b, evil) for b in range(8)]
+    c = compare.compare_results(
+        [make(values, name="b.json"),
+         make({**head, "bad`name|x": [1.0] * 8}, name="h<i>.json", skipped=skips)]
+    )  # fmt: skip
+    md = compare.render_markdown(c)
+    assert "<img" not in md and "<i>" not in md
+    assert "@maintainer" not in md and "@&#8203;maintainer" in md
+    assert "[link](" not in md and "\\[link\\](http://e)" in md
+    assert "\n# head" not in md
+    assert "`bad'name\\|x`" in md
+    row = next(line for line in md.splitlines() if line.startswith("| `stat`"))
+    assert row.count(" | ") == 8  # no cell was split by the reason's pipe
