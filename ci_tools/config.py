@@ -266,11 +266,14 @@ def semantic_problems(
                 )
     kernel = _table(document.get("kernel"))
     workdir: Path | None = None  # known only when paths are checked and it exists
+    features: set[str] | None = None  # the crate's own features, when it can be read
     if check_paths and isinstance(kernel.get("crate"), str):
         crate = root / kernel["crate"]
         workdir = root / kernel["workdir"] if isinstance(kernel.get("workdir"), str) else crate
         if not (crate / "Cargo.toml").is_file():
             problems.append(f"kernel.crate: {crate / 'Cargo.toml'} does not exist")
+        else:
+            features = _crate_features(crate / "Cargo.toml")
         if "workdir" in kernel and not workdir.is_dir():
             problems.append(f"kernel.workdir: {workdir} is not a folder")
         if not workdir.is_dir():
@@ -289,6 +292,14 @@ def semantic_problems(
                 f"profiles.{name}.target: target spec {workdir / target} does not exist "
                 "(target spec paths are relative to kernel.workdir)"
             )
+        wanted = profile.get("features")
+        if features is not None and isinstance(wanted, list):
+            for feature in wanted:
+                if isinstance(feature, str) and "/" not in feature and feature not in features:
+                    problems.append(
+                        f"profiles.{name}.features: {feature!r} is not a feature of the kernel "
+                        f"crate{did_you_mean(feature, features)}"
+                    )
         own = _table(profile.get("bench"))
         if "bench" not in profile and not defaults:
             continue
@@ -314,6 +325,20 @@ def semantic_problems(
         if message not in problems:
             problems.append(message)
     return problems
+
+
+def _crate_features(manifest: Path) -> set[str] | None:
+    """Feature names a profile may select: [features] and optional dependencies."""
+    try:
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None  # cargo will say what is wrong with it
+    names = set(_table(data.get("features")))
+    for table in ("dependencies", "build-dependencies"):
+        for dep, spec in _table(data.get(table)).items():
+            if isinstance(spec, dict) and spec.get("optional"):
+                names.add(dep)
+    return names
 
 
 def _strings(value: Any) -> tuple[str, ...]:

@@ -212,3 +212,20 @@ def test_environment_variable_names_are_checked(tmp_path: Path) -> None:
 def test_config_path_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(config.ENV_VAR, str(CONFIGS / "minimal.toml"))
     assert config.load().profile_names == ("only",)
+
+
+def test_features_must_exist_in_the_crate(tmp_path: Path) -> None:
+    (tmp_path / "Cargo.toml").write_text(
+        '[package]\nname = "k"\nversion = "0.0.0"\n'
+        "[features]\nprofile-ludicrous = []\n"
+        '[dependencies]\nunwinding = { version = "0.2", optional = true }\n'
+    )
+    path = tmp_path / "ci_tools.toml"
+    path.write_text(
+        '[kernel]\ncrate = "."\n[profiles.ludicrous]\ntarget = "t"\n'
+        'features = ["profile-ludicrus", "unwinding", "dep/feature"]\n'
+    )
+    assert _problems(path) == [
+        "profiles.ludicrous.features: 'profile-ludicrus' is not a feature of the kernel crate "
+        "(did you mean 'profile-ludicrous'?)"
+    ]
