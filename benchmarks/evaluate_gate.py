@@ -323,6 +323,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                   + ", ".join(f"{k} {v:.0%}" for k, v in calibration.items()))  # fmt: skip
             variants.append((" with that calibration", calibration))
         for n in sizes:
+            if mode != "deterministic" and min(len(r.data["boots"]) for r in runs) < n:
+                print(f"\n  {n} boots per side: skipped, the runs have fewer boots")
+                continue
+            if 2 * n > len(pool):
+                print(f"\n  {n} boots per side: skipped, the pool has {len(pool)} boots")
+                continue
             for title, floors in variants:
                 report(pool, runs, mode, n, boot_s, title, args, min_effects, floors)
     print("\n(incl. = share of those rows that were inconclusive rather than no change)")
