@@ -14,13 +14,6 @@ COMPILER = "musl-gcc"
 CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-Werror")
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def build_bench(source: Path | None = None) -> Path:
     """The bench binary for ``source`` (default: ci_tools' bench.c).

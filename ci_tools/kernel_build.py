@@ -27,7 +27,7 @@ from typing import Any
 from ci_tools import cargo, checks, output, proc
 from ci_tools.config import Config, KernelBuild, Profile
 from ci_tools.errors import BuildError, HarnessError
-from ci_tools.paths import cache_dir
+from ci_tools.paths import cache_dir, sha256_file
 from ci_tools.results import write_atomic
 
 if sys.version_info >= (3, 11):
@@ -91,13 +91,6 @@ def check_rerun_declarations(manifest: Path, variables: Mapping[str, str]) -> No
 # --------------------------------------------------------------------------
 # the image-changed check
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _stamp_path(image: Path) -> Path:

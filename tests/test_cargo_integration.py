@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import cargo, checks, config, kernel_build, output
+from ci_tools import cargo, checks, config, kernel_build, output, paths
 from ci_tools.errors import BuildError
 
 from conftest import FIXTURES, REPO
@@ -157,7 +157,7 @@ def test_kernel_build_passes_init_script_and_rebuilds(tmp_path: Path, isolated_c
     demo = config.load(tmp_path / "ci_tools.toml")
     image = kernel_build.build_image(demo, demo.profile("ludicrous"))
     assert b"/bin/bench" in image.read_bytes()
-    first = kernel_build.sha256_file(image)
+    first = paths.sha256_file(image)
     other = tmp_path / "other.toml"
     other.write_text(
         (tmp_path / "ci_tools.toml").read_text().replace('"/bin/bench"', '"/bin/bench --full"')
@@ -165,7 +165,7 @@ def test_kernel_build_passes_init_script_and_rebuilds(tmp_path: Path, isolated_c
     demo = config.load(other)
     image = kernel_build.build_image(demo, demo.profile("ludicrous"))
     assert b"/bin/bench --full" in image.read_bytes()
-    assert kernel_build.sha256_file(image) != first
+    assert paths.sha256_file(image) != first
 
 
 def test_stale_kernel_is_refused(
