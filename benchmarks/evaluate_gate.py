@@ -206,9 +206,14 @@ def replay(
                 row = next(r for r in c.rows if r.benchmark == name)
                 t.detected += row.verdict is Verdict.REGRESSION
                 t.inconclusive_row += row.verdict is Verdict.INCONCLUSIVE
-                t.false_alarm_tables += any(
-                    r.verdict is Verdict.REGRESSION for r in c.rows if r.benchmark != name
-                )
+                others = [
+                    r.benchmark
+                    for r in c.rows
+                    if r.verdict is Verdict.REGRESSION and r.benchmark != name
+                ]
+                t.false_alarm_tables += bool(others)
+                for other in others:
+                    false_rows[other] += 1
     return aa, detection, false_rows
 
 
@@ -252,7 +257,7 @@ def report(
     print(f"    false alarms (A/A, whole table of {len(false_rows)} rows): {alarms}; "
           f"tables inconclusive (exit 2): {unsure:.1%}")  # fmt: skip
     if any(false_rows.values()):
-        print("      rows that alarmed: "
+        print("      rows that alarmed (A/A and detection tables): "
               + ", ".join(f"{k} {v}" for k, v in false_rows.items() if v))  # fmt: skip
     print("    detection     " + "".join(f"{f'+{s - 1:.0%}':>22}" for s in SCALES))
     totals = {s: Tally() for s in SCALES}
