@@ -21,13 +21,15 @@ makes wall-clock gating hard) is in the figures; it is replayed without a
 calibration (``compare``'s default) and with the calibration that
 ``ci_tools calibrate`` makes from the same runs (in-sample, so optimistic).
 
-Result files go to ``--data`` (default ``benchmarks/gate-data``) and are
-reused on the next call; ``--no-collect`` only analyses what is there.
-Run it niced in the background; collecting the default pools takes about
-15 minutes of one core.
+Result files go to ``--data`` (default: ``evaluate-gate`` in ci_tools'
+cache) and are reused on the next call; ``--no-collect`` only analyses
+what is there.
+Run it niced in the background: collecting the default pools (2 x 40
+deterministic boots, 4 x 10 wall-clock boots) takes about 22 minutes of
+one core, the replay about 20 more.
 
     nice python benchmarks/evaluate_gate.py
-    nice python benchmarks/evaluate_gate.py --no-collect --boots-per-side 6,8,10
+    nice python benchmarks/evaluate_gate.py --no-collect --boots-per-side 8 --trials 100
 """
 
 from __future__ import annotations
@@ -282,20 +284,26 @@ def report(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--data", type=Path, default=Path(__file__).parent / "gate-data")
+    parser.add_argument(
+        "--data", type=Path, help="result files, kept between calls (default: ci_tools' cache)"
+    )
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--det-runs", type=int, default=1, help="deterministic runs to collect")
+    parser.add_argument("--det-runs", type=int, default=2, help="deterministic runs to collect")
     parser.add_argument("--det-boots", type=int, default=40, help="boots per deterministic run")
     parser.add_argument("--wall-runs", type=int, default=4, help="wall-clock runs to collect")
     parser.add_argument("--wall-boots", type=int, default=10, help="boots per wall-clock run")
     parser.add_argument("--rounds", type=int, default=1, help="rounds per boot when collecting")
-    parser.add_argument("--boots-per-side", default="8", help="comma list: n boots each side")
+    parser.add_argument("--boots-per-side", default="8,12,16", help="comma list: n boots each side")
     parser.add_argument("--trials", type=int, default=400, help="A/A comparisons per setting")
     parser.add_argument("--detect-trials", type=int, default=100, help="per benchmark and scale")
     parser.add_argument("--alpha", type=float, default=compare.DEFAULT_ALPHA)
     parser.add_argument("--config", type=Path, help="take min_effect from this ci_tools.toml")
     parser.add_argument("--no-collect", action="store_true", help="analyse existing files only")
     args = parser.parse_args(argv)
+    if args.data is None:
+        from ci_tools.paths import cache_dir
+
+        args.data = cache_dir("evaluate-gate")
     min_effects = compare.min_effects_from_config(args.config) if args.config else None
     sizes = [int(x) for x in args.boots_per_side.split(",")]
     started = time.monotonic()
