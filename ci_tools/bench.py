@@ -253,6 +253,33 @@ def _write_initramfs(binary: Path) -> tuple[Path, str]:
     return path, digest
 
 
+def _boot_with_retries(
+    boot_fn: Callable[..., BootOutcome],
+    spec: GuestSpec,
+    *,
+    log_path: Path,
+    limits: Limits,
+    progress: _Progress,
+) -> tuple[BootOutcome, list[dict[str, Any]]]:
+    """One boot; an infrastructure failure (QEMU did not start) is retried at
+    most MAX_RETRIES times, each failed attempt returned for the record.  Guest
+    failures (panic, hang, reset) are never retried: they are results."""
+    attempts: list[dict[str, Any]] = []
+    while True:
+        outcome = boot_fn(spec, log_path=log_path, limits=limits, on_line=progress)
+        if not outcome.status.kind.is_infrastructure or len(attempts) >= MAX_RETRIES:
+            return outcome, attempts
+        output.warn(f"{progress.label}: {outcome.status.reason}; retrying (infrastructure failure)")
+        attempts.append(outcome.status.to_dict())
+
+
+def _accelerator(options: BenchOptions, kernel: Path) -> tuple[str, str]:
+    if options.mode is Mode.DETERMINISTIC and options.accel == "auto":
+        # -icount exists only under TCG; don't let a working KVM turn the mode down.
+        return "tcg", "deterministic mode runs under TCG (-icount)"
+    return accel.choose(options.accel, kernel)
+
+
 def run_guest(
     target: GuestTarget,
     options: BenchOptions,
@@ -266,7 +293,7 @@ def run_guest(
     if not binary.is_file():
         raise BadInputError(f"bench binary {binary} does not exist")
     initrd, initrd_sha = _write_initramfs(binary)
-    accelerator, accel_reason = accel.choose(options.accel, target.kernel)
+    accelerator, accel_reason = _accelerator(options, target.kernel)
     quick = options.quick if options.quick is not None else accelerator == "tcg"
     mode = options.mode or (Mode.DETERMINISTIC if accelerator == "tcg" else Mode.WALLCLOCK)
     limits = default_limits(accelerator, quick, options)
@@ -287,18 +314,12 @@ def run_guest(
         first_spec = first_spec or spec
         log_path = out.with_name(f"{out.stem}.boot{index}.console.log")
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        attempts: list[dict[str, Any]] = []
         label = f"{target.name} boot {index + 1}/{options.boots}"
-        while True:
-            output.phase(f"{label}: booting {target.kernel.name} under {accelerator.upper()}"
-                         f" ({mode.value}{', quick' if quick else ''})")  # fmt: skip
-            outcome = boot_fn(
-                spec, log_path=log_path, limits=limits, on_line=_Progress(label, expected)
-            )
-            if not outcome.status.kind.is_infrastructure or len(attempts) >= MAX_RETRIES:
-                break
-            output.warn(f"{label}: {outcome.status.reason}; retrying (infrastructure failure)")
-            attempts.append(outcome.status.to_dict())
+        output.phase(f"{label}: booting {target.kernel.name} under {accelerator.upper()}"
+                     f" ({mode.value}{', quick' if quick else ''})")  # fmt: skip
+        outcome, attempts = _boot_with_retries(
+            boot_fn, spec, log_path=log_path, limits=limits, progress=_Progress(label, expected)
+        )
         collected.add(index, outcome.parsed)
         collected.boots.append(
             {"index": index, "cmdline": spec.cmdline, "status": outcome.status.to_dict(),
