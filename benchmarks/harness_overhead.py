@@ -80,8 +80,8 @@ def main() -> int:
         columns["cli"].append(timed([*cli, "-o", str(work / f"cli-{i}.json")]))
         if not args.no_nox:
             columns["nox"].append(timed([*nox, "-o", str(work / f"nox-{i}.json")]))
-        print(f"run {i + 1}/{args.runs}: " + ", ".join(
-            f"{name} {values[-1]:.2f} s" for name, values in columns.items()), flush=True)  # fmt: skip
+        latest = ", ".join(f"{name} {values[-1]:.2f} s" for name, values in columns.items())
+        print(f"run {i + 1}/{args.runs}: {latest}", flush=True)
 
     print(f"\nharness overhead, {args.runs} interleaved runs, TCG {args.mode}, quick, "
           f"8 benchmarks, one boot each")  # fmt: skip

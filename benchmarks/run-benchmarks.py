@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The interface Kevlar users know, as a thin front over ``python -m ci_tools``.
 
-    run-benchmarks.py run --profile balanced [--quick ...]   -> ci_tools bench profile balanced
-    run-benchmarks.py linux [--binary ./bench] [...]         -> ci_tools bench linux
-    run-benchmarks.py host [--binary ./bench] [...]          -> ci_tools bench host
-    run-benchmarks.py compare A.json B.json [...]            -> ci_tools compare --plain A.json B.json
-    run-benchmarks.py all-profiles [...]                     -> nox -s bench-all -- ...
+    run-benchmarks.py run --profile balanced [--quick]  -> ci_tools bench profile balanced
+    run-benchmarks.py linux [--binary ./bench]          -> ci_tools bench linux
+    run-benchmarks.py host [--binary ./bench]           -> ci_tools bench host
+    run-benchmarks.py compare A.json B.json             -> ci_tools compare --plain A.json B.json
+    run-benchmarks.py all-profiles [...]                -> nox -s bench-all -- ...
 
 Every other argument is passed through unchanged; the exit code is ci_tools'.
 """

@@ -14,7 +14,6 @@ COMPILER = "musl-gcc"
 CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-Werror")
 
 
-
 def build_bench(source: Path | None = None) -> Path:
     """The bench binary for ``source`` (default: ci_tools' bench.c).
 

@@ -98,6 +98,9 @@ def _add_setup(sub: argparse._SubParsersAction[_Parser]) -> None:
     parser = sub.add_parser(
         "setup", help="install QEMU and musl-gcc (as root), fetch a guest kernel"
     )
+    parser.add_argument(
+        "--tests", action="store_true", help="also what ci_tools' own tests need (Rust, cpio)"
+    )
     parser.set_defaults(func=_setup)
 
 
@@ -296,12 +299,24 @@ def _add_config(sub: argparse._SubParsersAction[_Parser]) -> None:
     parser.set_defaults(func=_config)
 
 
+def _add_doctor(sub: argparse._SubParsersAction[_Parser]) -> None:
+    doctor = sub.add_parser("doctor", help="check QEMU, KVM, compilers, guest kernel, stale VMs")
+    doctor.set_defaults(func=_doctor)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from ci_tools import doctor
+
+    return doctor.main()
+
+
 # Each entry adds one subcommand and sets ``func``, which takes the parsed
 # arguments and returns the exit code.  A new command is one more entry.
 COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     _add_setup,
     _add_bench,
     _add_show,
+    _add_doctor,
     _add_comment,
     _add_github_event,
     _add_bench_pr,
@@ -327,12 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup(args: argparse.Namespace) -> int:
     from ci_tools import setup
 
-    setup.ensure_all()
+    setup.ensure_all(for_tests=args.tests)
     return ExitCode.OK
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from ci_tools import bench, kernels, report, setup
+    from ci_tools import bench, config, kernels, report, setup
     from ci_tools.ports import Forward
     from ci_tools.qemu import Mode
 
@@ -356,11 +371,14 @@ def _run_bench(args: argparse.Namespace) -> int:
         setup.ensure_packages(
             ("qemu-system-x86_64",) if args.binary else tuple(setup.SYSTEM_PACKAGES)
         )
-        kernel = kernels.find_linux_kernel(args.kernel)
+        # The reference guest as the config declares it (kernel, command line),
+        # so bench-linux runs under the same settings as the profiles' benches.
+        linux = config.load(check_paths=False).linux if config.default_path().exists() else None
+        kernel = kernels.find_linux_kernel(args.kernel or (linux.kernel if linux else None))
         target = bench.GuestTarget(
             name="linux",
             kernel=kernel,
-            cmdline=args.cmdline or bench.DEFAULT_CMDLINE,
+            cmdline=args.cmdline or (linux.cmdline if linux else bench.DEFAULT_CMDLINE),
             memory_mb=args.memory,
             cpu=args.cpu,
             forwards=tuple(Forward.parse(f) for f in args.forward),
@@ -581,6 +599,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # `ci-tools compare … | head` ends quietly, as other command-line tools do.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args))

@@ -92,7 +92,6 @@ def check_rerun_declarations(manifest: Path, variables: Mapping[str, str]) -> No
 # the image-changed check
 
 
-
 def _stamp_path(image: Path) -> Path:
     key = hashlib.sha256(str(image.resolve()).encode()).hexdigest()[:20]
     return cache_dir("kernel-builds") / f"{key}.json"

@@ -21,6 +21,7 @@ folder.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -93,6 +94,9 @@ def profiles_from_nox(tree: Path) -> list[str]:
     return [n.removeprefix("check-") for n in names if n.startswith("check-")]
 
 
+DETECTION_BOOTS = 16
+
+
 def default_boots(profiles: int) -> int:
     """Boots per side with which every row of the matrix can reach a verdict.
 
@@ -102,7 +106,11 @@ def default_boots(profiles: int) -> int:
     from ci_tools import compare, stats
     from ci_tools.bench import CORE_BENCHMARKS
 
-    return stats.boots_needed(profiles * len(CORE_BENCHMARKS), compare.DEFAULT_ALPHA)
+    # 16 boots a side: benchmarks/evaluate_gate.py measured 0/400 false-alarm
+    # tables and 92% detection of a 5% slowdown (7 of 8 benchmarks >= 98%) at
+    # about 6 minutes of runner time per profile; 8 detected only 84%.
+    needed = stats.boots_needed(profiles * len(CORE_BENCHMARKS), compare.DEFAULT_ALPHA)
+    return max(needed, DETECTION_BOOTS)
 
 
 def bench_command(profile: str, out: Path, boots: int) -> list[str]:
@@ -347,7 +355,11 @@ def evaluate(
     if compare_pairs is None or render_markdown is None:
         from ci_tools import compare
 
-        compare_pairs = compare_pairs or compare.compare_pairs
+        # The per-benchmark minimum effects of the trusted checkout's ci_tools.toml.
+        min_effects = compare.min_effects_from_config(None)
+        compare_pairs = compare_pairs or functools.partial(
+            compare.compare_pairs, min_effects=min_effects
+        )
         render_markdown = render_markdown or compare.render_markdown
     manifest = load_manifest(folder)
     failed: dict[str, Outcome] = {}

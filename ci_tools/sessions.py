@@ -78,8 +78,9 @@ def register(config: str | Path = "ci_tools.toml") -> None:
     @nox.session(name="lint", python=False, tags=["tests"])
     def lint(session: nox.Session) -> None:
         """ruff and mypy --strict on ci_tools."""
-        session.run(PY, "-m", "ruff", "check", "ci_tools", "tests", "noxfile.py", external=True)
-        session.run(PY, "-m", "ruff", "format", "--check", "ci_tools", external=True)
+        paths = ("ci_tools", "tests", "benchmarks", "noxfile.py")
+        session.run(PY, "-m", "ruff", "check", *paths, external=True)
+        session.run(PY, "-m", "ruff", "format", "--check", *paths, external=True)
         session.run(PY, "-m", "mypy", external=True)
 
     # The profile matrix: the same commands, with the same flags, as the CI jobs.

@@ -6,6 +6,7 @@ import re
 
 from ci_tools.cli import build_parser
 from ci_tools.errors import ExitCode
+
 from conftest import REPO
 
 README = (REPO / "README.md").read_text()
