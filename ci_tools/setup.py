@@ -26,7 +26,7 @@ def missing_packages(programs: tuple[str, ...] = tuple(SYSTEM_PACKAGES)) -> list
 
 def _apt_lists_present() -> bool:
     lists = Path("/var/lib/apt/lists")
-    return lists.is_dir() and any(lists.glob("*_Packages"))
+    return lists.is_dir() and any(lists.glob("*_Packages*"))
 
 
 def ensure_packages(programs: tuple[str, ...] = tuple(SYSTEM_PACKAGES)) -> None:
