@@ -52,3 +52,16 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("CI_TOOLS_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture
+def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A GitHub Actions step: annotations counted afresh, an empty job summary file."""
+    from ci_tools import output
+
+    summary = tmp_path / "summary.md"
+    summary.write_text("")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setattr(output, "_annotation_counts", {"error": 0, "warning": 0, "notice": 0})
+    return summary

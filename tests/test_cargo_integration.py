@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import cargo, checks, config, kernel_build, output, paths
+from ci_tools import cargo, checks, config, kernel_build, paths
 from ci_tools.errors import BuildError
 
 from conftest import FIXTURES, REPO
@@ -37,14 +37,10 @@ def shared_target(cargo_target: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 @pytest.fixture
-def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    summary = tmp_path / "summary.md"
-    summary.write_text("")
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
-    monkeypatch.setattr(output, "_annotation_counts", {"error": 0, "warning": 0, "notice": 0})
-    return summary
+def workspace(github: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A GitHub Actions step (conftest's ``github``) whose workspace is the test folder."""
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(github.parent))
+    return github
 
 
 def _demo_copy(tmp_path: Path, *, extra_config: str = "") -> config.Config:
@@ -86,7 +82,7 @@ def test_fmt_passes_on_the_demo_crate() -> None:
 
 
 def test_breaking_one_profile_fails_exactly_that_profile(
-    tmp_path: Path, github: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     demo = _demo_copy(tmp_path)
     line = _append(
@@ -100,7 +96,7 @@ def test_breaking_one_profile_fails_exactly_that_profile(
     err = capsys.readouterr().err
     assert f"::error file=kernel/src/lib.rs,line={line + 3},col=5," in err
     assert "error[E0308]: mismatched types" in err
-    assert f"`kernel/src/lib.rs:{line + 3}:5`" in github.read_text()
+    assert f"`kernel/src/lib.rs:{line + 3}:5`" in workspace.read_text()
 
 
 def test_error_in_a_terminal_is_printed_as_cargo_renders_it(
@@ -128,7 +124,7 @@ def test_clippy_warning_fails_clippy(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_formatting_violation_fails_fmt(
-    tmp_path: Path, github: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     demo = _demo_copy(tmp_path)
     _append(tmp_path / "kernel" / "src" / "lib.rs", "\npub fn  ugly( x:u32)->u32{x+1}\n")
@@ -137,7 +133,7 @@ def test_formatting_violation_fails_fmt(
     err = capsys.readouterr().err
     assert "::error file=kernel/src/lib.rs," in err
     assert "+pub fn ugly(x: u32) -> u32 {" in err
-    assert "**`kernel/src/lib.rs`**" in github.read_text()
+    assert "**`kernel/src/lib.rs`**" in workspace.read_text()
 
 
 KERNEL_BENCH = """

@@ -21,17 +21,6 @@ def _run(name: str) -> diagnostics.CargoRun:
 
 
 @pytest.fixture
-def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A GitHub Actions step: annotations counted afresh, a job summary file."""
-    summary = tmp_path / "summary.md"
-    summary.write_text("")
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    monkeypatch.setattr(output, "_annotation_counts", {"error": 0, "warning": 0, "notice": 0})
-    return summary
-
-
-@pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
