@@ -303,6 +303,8 @@ def run_guest(
     collected = _Collected()
     first_spec: GuestSpec | None = None
     status = COMPLETE
+    failure: CiToolsError | None = None
+    command = [binary_qemu]
     for index in range(options.boots):
         spec = GuestSpec(
             kernel=target.kernel, initrd=initrd,
@@ -317,9 +319,24 @@ def run_guest(
         label = f"{target.name} boot {index + 1}/{options.boots}"
         output.phase(f"{label}: booting {target.kernel.name} under {accelerator.upper()}"
                      f" ({mode.value}{', quick' if quick else ''})")  # fmt: skip
-        outcome, attempts = _boot_with_retries(
-            boot_fn, spec, log_path=log_path, limits=limits, progress=_Progress(label, expected)
-        )
+        try:
+            outcome, attempts = _boot_with_retries(
+                boot_fn, spec, log_path=log_path, limits=limits, progress=_Progress(label, expected)
+            )
+        except CiToolsError as exc:
+            # E.g. a forwarded port taken between two boots: the boots already
+            # measured are written below, then the error is raised as it is.
+            failure = exc
+            status = Status(
+                kind=StatusKind.HARNESS_ERROR,
+                reason=f"boot {index + 1} of {options.boots}: {exc.message}",
+            )
+            collected.boots.append(
+                {"index": index, "cmdline": spec.cmdline, "status": status.to_dict(),
+                 "wall_s": 0.0, "console_log": None, "attempts": []}
+            )  # fmt: skip
+            break
+        command = outcome.command
         collected.add(index, outcome.parsed)
         collected.boots.append(
             {"index": index, "cmdline": spec.cmdline, "status": outcome.status.to_dict(),
@@ -347,13 +364,17 @@ def run_guest(
     setup = {
         "accelerator": accelerator, "accelerator_reason": accel_reason, "mode": mode.value,
         "quick": quick, "rounds": options.rounds, "boots": options.boots,
-        "qemu": {"version": qemu_version(binary_qemu), "command": outcome.command,
+        "qemu": {"version": qemu_version(binary_qemu), "command": command,
                  "machine": target.machine, "memory_mb": target.memory_mb},
         "cpu_model": first_spec.cpu_model, "host_cpu": host_cpu(),
     }  # fmt: skip
     document = _document(
         target=target_doc, setup=setup, started_at=started_at, collected=collected, status=status
     )
+    if failure is not None:
+        save(document, out)
+        output.info(f"the boots measured before this error are kept in {out}")
+        raise failure
     return _finish(document, out, status)
 
 

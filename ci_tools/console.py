@@ -94,7 +94,8 @@ def read_console(
     ``after_spawn`` runs once the program started (QEMU's QMP handshake); it is
     given a function telling whether the program is still alive.
     Stops the program ``limits.grace_after_end`` seconds after a line that
-    starts with ``end_marker`` (BENCH_END) if it has not ended by itself.
+    contains ``end_marker`` (BENCH_END; a kernel prints "[ 0.0] Linux version")
+    if it has not ended by itself.
     """
     program = which(argv[0]) if os.sep not in argv[0] else argv[0]
 
@@ -166,7 +167,7 @@ def read_console(
             for line_bytes in complete:
                 lines += 1
                 line = strip_line(line_bytes.decode(errors="replace"))
-                if not saw_end and line.strip().startswith(end_marker):
+                if not saw_end and end_marker in line:
                     saw_end, end_seen_at = True, time.monotonic()
                 if on_line is not None:
                     on_line(line)

@@ -78,20 +78,23 @@ def _rust() -> Finding:
 
 def _stale_vms() -> Finding:
     runtime = qemu.runtime_dir()
+    swept = ports.sweep(runtime)  # leftovers of harnesses and VMs that are both gone
     stale: list[int] = []
     live: list[int] = []
     for folder in sorted(runtime.glob(f"{qemu.VM_NAME_PREFIX}*")):
-        try:
-            pid = int((folder / ports.PIDFILE).read_text())
-        except (OSError, ValueError):
+        pid = ports.running_qemu(folder)
+        if pid is None:
             continue
         holder = ports.Holder(pid=pid, command="")
         (stale if ports.stale_ci_tools_qemu(holder, runtime) else live).append(pid)
+    cleaned = f"; removed {swept} leftover folder(s)" if swept else ""
     if stale:
         return Finding(check="stale VMs", ok=False,
-                       detail=f"QEMU processes left by dead ci_tools runs: {stale}",
+                       detail=f"QEMU processes left by dead ci_tools runs: {stale}{cleaned}",
                        fix=f"kill {' '.join(map(str, stale))}")  # fmt: skip
-    return Finding(check="stale VMs", ok=True, detail=f"none ({len(live)} running VM(s) of ours)")
+    return Finding(
+        check="stale VMs", ok=True, detail=f"none ({len(live)} running VM(s) of ours){cleaned}"
+    )
 
 
 CHECKS: list[tuple[str, Callable[[], Finding]]] = [

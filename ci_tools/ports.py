@@ -58,6 +58,8 @@ class Holder:
 def port_is_free(port: int, protocol: str = "tcp") -> bool:
     kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as sock:
+        # As QEMU's user networking does: a TIME_WAIT leftover is not a holder.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
@@ -141,14 +143,41 @@ def stale_ci_tools_qemu(holder: Holder, runtime: Path) -> Path | None:
     if not name.startswith("ci_tools-"):
         return None
     folder = runtime / name
-    try:
-        recorded = int((folder / PIDFILE).read_text().strip())
-        owner = int((folder / OWNER_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
-    if recorded != holder.pid or _alive(owner):
+    recorded, owner = _read_pid(folder / PIDFILE), _read_pid(folder / OWNER_FILE)
+    if recorded is None or owner is None or recorded != holder.pid or _alive(owner):
         return None
     return folder
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def running_qemu(folder: Path) -> int | None:
+    """The pid of the live QEMU a runtime folder belongs to, if it still runs."""
+    pid = _read_pid(folder / PIDFILE)
+    if pid is None or not _alive(pid) or _is_zombie(pid):
+        return None
+    argv = _cmdline(pid)
+    if "-name" not in argv or argv[argv.index("-name") + 1].split(",")[0] != folder.name:
+        return None  # the pid was reused by something else
+    return pid
+
+
+def sweep(runtime: Path) -> int:
+    """Remove the folders of runs whose harness and QEMU are both gone (a
+    SIGKILLed harness cannot clean up after itself); returns how many."""
+    removed = 0
+    for folder in runtime.glob("ci_tools-*"):
+        owner = _read_pid(folder / OWNER_FILE)
+        if (owner is not None and _alive(owner)) or running_qemu(folder) is not None:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
 
 
 def _terminate(pid: int) -> None:

@@ -21,6 +21,7 @@ silently dropped.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -139,6 +140,7 @@ class ParsedOutput:
     malformed: list[Malformed] = field(default_factory=list)
     panic: str | None = None
     cut_line: str | None = None  # a last line without its newline: output stopped mid-line
+    late_panic: str | None = None  # a panic after BENCH_END: noted, the run stands
 
     def missing(self) -> list[tuple[int, str]]:
         """(round, name) pairs the plan announced that produced no line."""
@@ -196,8 +198,13 @@ class Parser:
     def feed(self, line: str) -> None:
         self._line_number += 1
         out = self.out
-        if out.panic is None and _PANIC.search(line):
-            out.panic = line.strip()
+        if _PANIC.search(line):
+            if out.ended:
+                # After BENCH_END the results are whole: a bench binary that
+                # returns as PID 1 makes Linux panic ("Attempted to kill init").
+                out.late_panic = out.late_panic or line.strip()
+            elif out.panic is None:
+                out.panic = line.strip()
         word = _RECORD_WORD.search(line)
         if word is None:
             return
@@ -251,7 +258,11 @@ class Parser:
         elif kind == "BENCH_ROUND":
             self._round = int(g[0])
         elif kind == "BENCH_EXTRA":
-            out.extras.append(Extra(name=g[0], round=self._round_for(g[0]), value=float(g[1])))
+            value = float(g[1])
+            if not math.isfinite(value):
+                self._malformed(line, "the value is not a finite number")
+                return
+            out.extras.append(Extra(name=g[0], round=self._round_for(g[0]), value=value))
         elif kind == "BENCH_SKIP":
             out.skips.append(
                 Skip(name=g[0], round=self._round_for(g[0]), reason=(g[1] or "").strip())

@@ -151,7 +151,8 @@ def classify(
             reason=f"QEMU exited with status {console.exit_status} before any console output: "
             f"{_last(stderr) or 'no message'}",
         )
-    if parsed.panic is not None or any(e.get("event") == "GUEST_PANICKED" for e in events):
+    pvpanic = not parsed.ended and any(e.get("event") == "GUEST_PANICKED" for e in events)
+    if parsed.panic is not None or pvpanic:
         return Status(
             kind=StatusKind.KERNEL_PANIC,
             reason=f"the guest kernel panicked: {parsed.panic or 'pvpanic event'}",
@@ -162,6 +163,20 @@ def classify(
         return Status(
             kind=StatusKind.GUEST_RESET,
             reason="the guest reset itself (triple fault or reboot) before BENCH_END",
+        )
+    if console.ending is Ending.EXITED and (
+        console.signal_status is not None or console.exit_status not in (0, None)
+    ):
+        # QEMU itself died mid-run (a crash, the OOM killer): not the guest's doing.
+        how = (
+            f"was killed by signal {console.signal_status}"
+            if console.signal_status is not None
+            else f"exited with status {console.exit_status}"
+        )
+        return Status(
+            kind=StatusKind.QEMU_FAILED,
+            reason=f"QEMU {how} during the run: {_last(stderr) or 'no message'} "
+            f"({parsed.incomplete_reason()})",
         )
     if console.ending is Ending.SILENT:
         waited = limits.silence_timeout
@@ -176,12 +191,6 @@ def classify(
             kind=StatusKind.TIMEOUT,
             reason=f"the run exceeded its {limits.timeout:g} s limit "
             f"({parsed.incomplete_reason()})",
-        )
-    if console.exit_status not in (0, None) and not parsed.started:
-        return Status(
-            kind=StatusKind.QEMU_FAILED,
-            reason=f"QEMU exited with status {console.exit_status}: "
-            f"{_last(stderr) or 'no message'}",
         )
     return Status(kind=StatusKind.INCOMPLETE, reason=parsed.incomplete_reason())
 
@@ -203,6 +212,7 @@ def boot(
     binary = qemu_binary()
     name = f"{VM_NAME_PREFIX}{secrets.token_hex(4)}"
     runtime = runtime_dir()
+    ports.sweep(runtime)
     ports.claim(spec.forwards, runtime)
     workdir = runtime / name
     workdir.mkdir(mode=0o700)

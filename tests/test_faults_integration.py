@@ -147,3 +147,27 @@ def test_kvm_probe_classifies_and_auto_falls_back(tmp_path: Path) -> None:
     forced = run_cli("bench", "linux", "--quick", "--accel", "kvm", "-o", str(tmp_path / "k.json"))
     assert forced.returncode == ExitCode.KVM_FAILED
     assert "KVM was requested but does not work here" in forced.stderr
+
+
+def test_an_error_between_boots_keeps_the_boots_already_measured(tmp_path: Path) -> None:
+    from ci_tools import bench, qemu
+    from ci_tools.errors import SetupError
+
+    calls: list[int] = []
+
+    def boot_then_fail(spec: qemu.GuestSpec, **kwargs: object) -> qemu.BootOutcome:
+        calls.append(1)
+        if len(calls) == 2:
+            raise SetupError("host port 20022 is already in use by pid 1 (init)")
+        return qemu.boot(spec, **kwargs)  # type: ignore[arg-type]
+
+    out = tmp_path / "r.json"
+    target = bench.GuestTarget(name="linux", kernel=setup.ensure_guest_kernel())
+    options = bench.BenchOptions(quick=True, boots=3, accel="tcg", benchmarks=("getpid",),
+                                 mode=qemu.Mode.WALLCLOCK, output=out)  # fmt: skip
+    with pytest.raises(SetupError, match="already in use"):
+        bench.run_guest(target, options, boot_fn=boot_then_fail)
+    result = results.load(out)
+    assert result.status.kind.value == "harness-error" and "boot 2 of 3" in result.status.reason
+    assert len(result.samples("getpid")) == 1  # boot 1's sample survived
+    assert [b["status"]["kind"] for b in result.data["boots"]] == ["complete", "harness-error"]

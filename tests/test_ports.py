@@ -146,3 +146,13 @@ def test_live_qemu_of_another_harness_is_left_alone(tmp_path: Path) -> None:
         live.kill()
         live.wait()
         shutil.rmtree(qemu.runtime_dir() / name, ignore_errors=True)
+
+
+def test_sweep_removes_only_folders_whose_harness_and_qemu_are_gone(tmp_path: Path) -> None:
+    dead, alive = tmp_path / "ci_tools-dead", tmp_path / "ci_tools-live"
+    for folder, owner in ((dead, _dead_pid()), (alive, os.getpid())):
+        folder.mkdir()
+        (folder / ports.OWNER_FILE).write_text(f"{owner}\n")
+        (folder / ports.PIDFILE).write_text(f"{_dead_pid()}\n")  # its QEMU is gone too
+    assert ports.sweep(tmp_path) == 1
+    assert not dead.exists() and alive.exists()
