@@ -7,6 +7,7 @@ process exits with the error's code (README, "Exit codes").
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import traceback
@@ -599,11 +600,15 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
-    # `ci-tools compare … | head` ends quietly, as other command-line tools do.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args))
+    except BrokenPipeError:
+        # `ci-tools compare … | head`: the reader left. Anything measured was
+        # saved before printing; end quietly, as other command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         output.error("interrupted")
         return ExitCode.INTERRUPTED

@@ -617,6 +617,11 @@ def _decide(item: _Pending, p_adj: float, alpha: float, family: int) -> Row:
             f"{reason}, but wall-clock drift between runs is unknown: "
             "pass --calibration (see `ci_tools calibrate`) or use deterministic mode"
         )
+    if item.notes and verdict in (Verdict.NO_CHANGE, Verdict.IMPROVEMENT):
+        # Some boots did not measure it (skipped, or missing): a benchmark that
+        # starts failing now and then must not pass as "no change".
+        verdict = Verdict.INCONCLUSIVE
+        reason = f"{reason}; not every boot measured it" if reason else "not every boot measured it"
     if item.notes:
         reason = "; ".join([reason, *item.notes]) if reason else "; ".join(item.notes)
     return Row(

@@ -262,7 +262,14 @@ class Client:
         *,
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str | int] | None = None,
+        before_retry: Callable[[], Response | None] | None = None,
     ) -> Response:
+        """One API call, retried on 5xx, rate limits and connection failures.
+
+        ``before_retry`` runs before each retry; a response it returns ends the
+        call (a POST is not idempotent: it can look whether the failed attempt
+        took effect after all, rather than post twice).
+        """
         url = self._url(path_or_url)
         if params:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
@@ -307,6 +314,10 @@ class Client:
                 f"{problem}; retrying in {wait:.1f} s (attempt {attempt}/{self.max_attempts})"
             )
             self._sleep(wait)
+            if before_retry is not None:
+                settled = before_retry()
+                if settled is not None:
+                    return settled
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, method: str, url: str, data: bytes | None) -> Response:
@@ -466,8 +477,22 @@ def upsert_comment(
         )
         action: Literal["created", "updated"] = "updated"
     else:
+
+        def created_after_all() -> Response | None:
+            # A 5xx or a dropped connection may come after GitHub stored the
+            # comment: look for it before posting a second one.
+            again = find_comment(client, repo, number, marker=marker, author=author)
+            if not again:
+                return None
+            return client.request(
+                "PATCH", f"/repos/{repo}/issues/comments/{int(again[0]['id'])}", body={"body": body}
+            )
+
         response = client.request(
-            "POST", f"/repos/{repo}/issues/{number}/comments", body={"body": body}
+            "POST",
+            f"/repos/{repo}/issues/{number}/comments",
+            body={"body": body},
+            before_retry=created_after_all,
         )
         action, duplicates = "created", ()
     data = response.data if isinstance(response.data, dict) else {}

@@ -34,7 +34,7 @@ _ANSI = re.compile(
 )
 # A Linux printk line: "[    1.234567] message".
 _KLOG = re.compile(r"\[\s*\d+\.\d+\]\s")
-_NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*"
+_NAME = r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}"  # as the result schema's "name"
 _INT = r"\d+"
 
 _RECORDS = {

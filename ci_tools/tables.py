@@ -195,7 +195,8 @@ def _markdown(comparison: Comparison, shown: Sequence[Row], left_out: dict[Verdi
             "the job summary and the result files have them all.*",
             "",
         ]
-    out += [f"<sub>{n}</sub>" for n in comparison.notes]
+    # Notes name extras from the result files: inert text, like every other name.
+    out += [f"<sub>{md_text(n, limit=2000)}</sub>" for n in comparison.notes]
     return "\n".join(out) + "\n"
 
 

@@ -47,6 +47,7 @@ class Fault:
     headers: dict[str, str]
     body: Any
     times: int
+    applied: bool = False  # the request takes effect, then the client sees the fault
 
 
 @dataclass
@@ -100,14 +101,18 @@ class FakeGitHub:
         headers: dict[str, str] | None = None,
         body: Any = None,
         times: int = 1,
+        applied: bool = False,
     ) -> None:
-        """The next ``times`` requests matching ``method`` and regex ``path`` get ``status``."""
+        """The next ``times`` requests matching ``method`` and regex ``path`` get ``status``.
+
+        ``applied``: the request still takes effect (a gateway timeout after the
+        write landed), as GitHub may do under load."""
         default = {
             "message": f"fault {status}",
             "documentation_url": "https://docs.github.com/rest",
         }
         self.faults.append(
-            Fault(method, re.compile(path), status, headers or {}, body or default, times)
+            Fault(method, re.compile(path), status, headers or {}, body or default, times, applied)
         )
 
     def requests_for(self, method: str) -> list[Recorded]:
@@ -155,7 +160,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._handle("PATCH")
 
+    _masked_by: Fault | None = None
+
     def _send(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        if self._masked_by is not None:  # an applied fault: the work is done, the answer lies
+            status, data, headers = (
+                self._masked_by.status,
+                self._masked_by.body,
+                self._masked_by.headers,
+            )
         raw = json.dumps(data).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -184,8 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != f"Bearer {fake.token}":
             return self._send(401, {"message": "Bad credentials"})
         fault = fake.take_fault(method, path)
-        if fault is not None:
+        if fault is not None and not fault.applied:
             return self._send(fault.status, fault.body, fault.headers)
+        self._masked_by = fault
         routes = [
             ("GET", r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$", self._list),
             ("POST", r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$", self._create),

@@ -514,3 +514,17 @@ def test_calibration_file_of_another_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BadInputError) as err:
         compare.load_calibration(path, mode="deterministic")
     assert "calibrates wallclock mode" in err.value.message
+
+
+def test_a_benchmark_skipped_in_some_head_boots_is_not_no_change() -> None:
+    """Review finding: getpid failing in 4 of 16 boots must not pass as "no change"."""
+    base = make({"getpid": [345.0] * 16, "stat": [4093.0] * 16}, name="base.json")
+    head = make(
+        {"getpid": [345.0] * 12, "stat": [4093.0] * 16},
+        name="head.json",
+        skipped=[("getpid", b, "(fork failed at iter 3)") for b in range(12, 16)],
+    )
+    rows = {r.benchmark: r for r in compare.compare_results([base, head]).rows}
+    assert rows["getpid"].verdict is Verdict.INCONCLUSIVE
+    assert "12 of 16 boots" in rows["getpid"].reason and "fork failed" in rows["getpid"].reason
+    assert rows["stat"].verdict is Verdict.NO_CHANGE

@@ -151,13 +151,21 @@ def test_markdown_makes_text_from_result_files_inert() -> None:
     skips = [("stat", b, evil) for b in range(8)]
     c = compare.compare_results(
         [make(values, name="b.json"),
-         make({**head, "bad`name|x": [1.0] * 8}, name="h<i>.json", skipped=skips)]
+         make(head, name="h<i>.json", skipped=skips)]
     )  # fmt: skip
     md = compare.render_markdown(c)
     assert "<img" not in md and "<i>" not in md
     assert "@maintainer" not in md and "@&#8203;maintainer" in md
     assert "[link](" not in md and "\\[link\\](http://e)" in md
     assert "\n# head" not in md
-    assert "`bad'name\\|x`" in md
+    assert tables.md_code("bad`name|x") == "`bad'name\\|x`"
     row = next(line for line in md.splitlines() if line.startswith("| `stat`"))
     assert row.count(" | ") == 8  # no cell was split by the reason's pipe
+
+
+def test_names_that_could_carry_markdown_are_refused_by_the_schema() -> None:
+    """Benchmark and extra names end up in the PR comment: the schema keeps them plain."""
+    rng = np.random.default_rng(4)
+    for name in ("bad`name|x", "@octocat", "x](http://e)"):
+        with pytest.raises(BadInputError, match="does not match"):
+            make({**suite(rng, 8), name: [1.0] * 8}, name="h.json")

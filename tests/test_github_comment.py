@@ -214,6 +214,17 @@ def test_a_502_is_retried_with_backoff(
     assert len(fake.bodies(REPO, PR)) == 1
 
 
+def test_a_post_that_landed_despite_a_502_is_not_posted_twice(
+    fake: FakeGitHub, client: github.Client, sleeps: Sleeps
+) -> None:
+    fake.fail("POST", r"/comments$", 502, applied=True)  # stored, but the client sees 502
+    result = github.upsert_comment(client, REPO, PR, "table")
+    assert len(fake.requests_for("POST")) == 1
+    assert len(fake.requests_for("PATCH")) == 1
+    assert result.comment_id == int(fake.requests_for("PATCH")[0].path.rsplit("/", 1)[1])
+    assert len(fake.bodies(REPO, PR)) == 1
+
+
 def test_5xx_gives_up_after_the_last_attempt(
     fake: FakeGitHub, client: github.Client, sleeps: Sleeps
 ) -> None:
