@@ -65,3 +65,11 @@ def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     monkeypatch.setattr(output, "_annotation_counts", {"error": 0, "warning": 0, "notice": 0})
     return summary
+
+
+def write_config(folder: Path, body: str) -> Path:
+    """A ci_tools.toml for a one-line crate in ``folder``, with ``body`` after [kernel]."""
+    (folder / "Cargo.toml").write_text('[package]\nname = "k"\nversion = "0.0.0"\n')
+    path = folder / "ci_tools.toml"
+    path.write_text('[kernel]\ncrate = "."\n' + body)
+    return path

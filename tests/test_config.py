@@ -11,7 +11,7 @@ import pytest
 from ci_tools import bench, config
 from ci_tools.errors import BadInputError
 
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES, REPO, write_config
 
 CONFIGS = FIXTURES / "config"
 SCHEMA = REPO / "schemas" / "config-v1.schema.json"
@@ -143,15 +143,8 @@ def test_min_effect_per_benchmark_with_default() -> None:
     assert loaded.compare.min_effect_for("getpid") == pytest.approx(0.03)
 
 
-def _write(tmp_path: Path, body: str) -> Path:
-    (tmp_path / "Cargo.toml").write_text('[package]\nname = "k"\nversion = "0.0.0"\n')
-    path = tmp_path / "ci_tools.toml"
-    path.write_text('[kernel]\ncrate = "."\n' + body)
-    return path
-
-
 def test_target_spec_must_exist_relative_to_workdir(tmp_path: Path) -> None:
-    path = _write(tmp_path, '[profiles.a]\ntarget = "arch/x64.json"\nfeatures = []\n')
+    path = write_config(tmp_path, '[profiles.a]\ntarget = "arch/x64.json"\nfeatures = []\n')
     problems = _problems(path)
     assert problems == [
         f"profiles.a.target: target spec {tmp_path / 'arch/x64.json'} does not exist "
@@ -163,7 +156,7 @@ def test_target_spec_must_exist_relative_to_workdir(tmp_path: Path) -> None:
 
 
 def test_build_needs_exactly_one_way(tmp_path: Path) -> None:
-    path = _write(
+    path = write_config(
         tmp_path,
         '[profiles.a]\ntarget = "t"\nfeatures = []\n'
         '[profiles.a.bench]\nguest = "kernel"\nimage = "k"\n'
@@ -175,7 +168,7 @@ def test_build_needs_exactly_one_way(tmp_path: Path) -> None:
 
 
 def test_linux_guest_refuses_a_kernel_build(tmp_path: Path) -> None:
-    path = _write(
+    path = write_config(
         tmp_path,
         '[profiles.a]\ntarget = "t"\nfeatures = []\n'
         '[profiles.a.bench]\nguest = "linux"\nimage = "k"\n',
@@ -187,7 +180,7 @@ def test_linux_guest_refuses_a_kernel_build(tmp_path: Path) -> None:
 
 
 def test_problem_of_the_bench_defaults_is_reported_once(tmp_path: Path) -> None:
-    path = _write(
+    path = write_config(
         tmp_path,
         '[bench]\ncmdline = "x"\n'
         '[profiles.a]\ntarget = "t"\nfeatures = []\n'
@@ -199,7 +192,7 @@ def test_problem_of_the_bench_defaults_is_reported_once(tmp_path: Path) -> None:
 
 
 def test_environment_variable_names_are_checked(tmp_path: Path) -> None:
-    path = _write(
+    path = write_config(
         tmp_path,
         '[profiles.a]\ntarget = "t"\nfeatures = []\n'
         '[profiles.a.bench]\nguest = "kernel"\nimage = "k"\n'

@@ -6,19 +6,14 @@ from pathlib import Path
 
 from ci_tools import bench, config, profiles
 
-
-def _write(tmp_path: Path, body: str) -> Path:
-    (tmp_path / "Cargo.toml").write_text('[package]\nname = "k"\nversion = "0.0.0"\n')
-    path = tmp_path / "ci_tools.toml"
-    path.write_text('[kernel]\ncrate = "."\n' + body)
-    return path
+from conftest import write_config
 
 
 def test_profile_guest_for_its_own_kernel(tmp_path: Path) -> None:
     """guest = "kernel": the image, the profile's machine and its (empty) command line."""
     image = tmp_path / "kevlar.x64.img"
     image.write_bytes(b"kernel")
-    path = _write(
+    path = write_config(
         tmp_path,
         '[profiles.fortress]\ntarget = "t"\nfeatures = []\n'
         '[profiles.fortress.bench]\nguest = "kernel"\nimage = "kevlar.x64.img"\n'
@@ -32,7 +27,7 @@ def test_profile_guest_for_its_own_kernel(tmp_path: Path) -> None:
 def test_profile_guest_on_linux_appends_the_safety_setting(tmp_path: Path) -> None:
     vmlinuz = tmp_path / "vmlinuz"
     vmlinuz.write_bytes(b"linux")
-    path = _write(
+    path = write_config(
         tmp_path,
         f'[linux]\nkernel = "{vmlinuz}"\n[bench]\nguest = "linux"\n'
         '[profiles.ludicrous]\ntarget = "t"\nfeatures = []\n'
