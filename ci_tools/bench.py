@@ -21,7 +21,8 @@ from typing import Any
 
 from ci_tools import __version__, accel, output, proc
 from ci_tools.benchbin import build_bench
-from ci_tools.console import Limits, read_console
+from ci_tools.config import DEFAULT_CMDLINE
+from ci_tools.console import Ending, Limits, read_console
 from ci_tools.errors import BadInputError, CiToolsError, RunFailed
 from ci_tools.initramfs import bench_initramfs
 from ci_tools.paths import cache_dir, sha256_file
@@ -33,7 +34,6 @@ from ci_tools.results import COMPLETE, Result, Status, StatusKind, save
 CORE_BENCHMARKS = (
     "getpid", "read_null", "write_null", "pipe", "fork_exit", "open_close", "mmap_fault", "stat",
 )  # fmt: skip
-DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1"
 PAD_ARGUMENT = "ci_tools.pad"
 MAX_RETRIES = 2
 
@@ -163,7 +163,9 @@ def host_cpu() -> str:
 class _Progress:
     """Turns console lines into 'benchmark k of n' progress lines."""
 
-    def __init__(self, label: str, expected: int) -> None:
+    def __init__(self, label: str, options: BenchOptions) -> None:
+        # What the options ask for; a BENCH_PLAN line, when there is one, says exactly.
+        expected = options.rounds * (len(options.benchmarks) or len(CORE_BENCHMARKS))
         self.label, self.expected, self.done = label, expected, 0
 
     def __call__(self, line: str) -> None:
@@ -253,6 +255,14 @@ def _write_initramfs(binary: Path) -> tuple[Path, str]:
     return path, digest
 
 
+def _bench_binary(options: BenchOptions) -> Path:
+    """``--binary``, or ci_tools' bench.c built (or taken from the cache)."""
+    binary = options.binary or build_bench()
+    if not binary.is_file():
+        raise BadInputError(f"bench binary {binary} does not exist")
+    return binary
+
+
 def _boot_with_retries(
     boot_fn: Callable[..., BootOutcome],
     spec: GuestSpec,
@@ -289,9 +299,7 @@ def run_guest(
     started_at = _now()
     out = options.output or default_output(target.name)
     output.phase(f"{target.name}: preparing bench binary")
-    binary = options.binary or build_bench()
-    if not binary.is_file():
-        raise BadInputError(f"bench binary {binary} does not exist")
+    binary = _bench_binary(options)
     initrd, initrd_sha = _write_initramfs(binary)
     accelerator, accel_reason = _accelerator(options, target.kernel)
     quick = options.quick if options.quick is not None else accelerator == "tcg"
@@ -299,7 +307,6 @@ def run_guest(
     limits = default_limits(accelerator, quick, options)
     bench_args = bench_arguments(options, quick)
     binary_qemu = qemu_binary()
-    expected = options.rounds * (len(options.benchmarks) or len(CORE_BENCHMARKS))
     collected = _Collected()
     first_spec: GuestSpec | None = None
     status = COMPLETE
@@ -321,7 +328,7 @@ def run_guest(
                      f" ({mode.value}{', quick' if quick else ''})")  # fmt: skip
         try:
             outcome, attempts = _boot_with_retries(
-                boot_fn, spec, log_path=log_path, limits=limits, progress=_Progress(label, expected)
+                boot_fn, spec, log_path=log_path, limits=limits, progress=_Progress(label, options)
             )
         except CiToolsError as exc:
             # E.g. a forwarded port taken between two boots: the boots already
@@ -387,18 +394,15 @@ def run_host(options: BenchOptions) -> Result:
         )
     started_at = _now()
     out = options.output or default_output("host")
-    binary = options.binary or build_bench()
-    if not binary.is_file():
-        raise BadInputError(f"bench binary {binary} does not exist")
+    binary = _bench_binary(options)
     quick = bool(options.quick)
     limits = default_limits("none", quick, options)
     argv = [str(binary.resolve()), *bench_arguments(options, quick)]
     log_path = out.with_name(f"{out.stem}.console.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    expected = options.rounds * (len(options.benchmarks) or len(CORE_BENCHMARKS))
     output.phase(f"host: running {binary} natively")
     with log_path.open("wb") as log:
-        run = read_console(argv, log=log, limits=limits, on_line=_Progress("host", expected))
+        run = read_console(argv, log=log, limits=limits, on_line=_Progress("host", options))
     parsed = parse_console(run.raw.decode(errors="replace"))
     reason = parsed.incomplete_reason()
     if reason is None and run.exit_status not in (0, None):
@@ -409,8 +413,8 @@ def run_host(options: BenchOptions) -> Result:
         )
     if reason is None:
         status = COMPLETE
-    elif run.ending.value in ("silent", "timeout"):
-        kind = StatusKind.HANG if run.ending.value == "silent" else StatusKind.TIMEOUT
+    elif run.ending in (Ending.SILENT, Ending.TIMEOUT):
+        kind = StatusKind.HANG if run.ending is Ending.SILENT else StatusKind.TIMEOUT
         status = Status(kind=kind, reason=f"{run.ending.value}: {reason}")
     else:
         status = Status(kind=StatusKind.INCOMPLETE, reason=reason)
@@ -424,10 +428,11 @@ def run_host(options: BenchOptions) -> Result:
         "name": "host", "kind": "host", "profile": None, "kernel": None, "cmdline": None,
         "bench_binary": {"path": str(binary), "sha256": sha256_file(binary)}, "initramfs": None,
     }  # fmt: skip
+    cpu = host_cpu()
     setup = {
         "accelerator": "none", "accelerator_reason": "native run on the host", "mode": "wallclock",
         "quick": quick, "rounds": options.rounds, "boots": 1, "qemu": None,
-        "cpu_model": host_cpu(), "host_cpu": host_cpu(),
+        "cpu_model": cpu, "host_cpu": cpu,
     }  # fmt: skip
     document = _document(
         target=target_doc, setup=setup, started_at=started_at, collected=collected, status=status

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from ci_tools import __version__, output
 from ci_tools.errors import BadInputError, CiToolsError, ExitCode, Interrupted, RunFailed
@@ -348,7 +348,7 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from ci_tools import bench, config, kernels, report, setup
+    from ci_tools import bench, config, profiles, report
     from ci_tools.ports import Forward
     from ci_tools.qemu import Mode
 
@@ -366,25 +366,20 @@ def _run_bench(args: argparse.Namespace) -> int:
     )
     if args.target == "host":
         result = bench.run_host(options)
-    elif args.target == "profile":
-        result = _run_profile_bench(args, options)
     else:
-        setup.ensure_packages(
-            ("qemu-system-x86_64",) if args.binary else tuple(setup.SYSTEM_PACKAGES)
-        )
-        # The reference guest as the config declares it (kernel, command line),
-        # so bench-linux runs under the same settings as the profiles' benches.
-        linux = config.load(check_paths=False).linux if config.default_path().exists() else None
-        kernel = kernels.find_linux_kernel(args.kernel or (linux.kernel if linux else None))
-        target = bench.GuestTarget(
-            name="linux",
-            kernel=kernel,
-            cmdline=args.cmdline or (linux.cmdline if linux else bench.DEFAULT_CMDLINE),
+        overrides = profiles.Overrides(
+            kernel=args.kernel,
+            cmdline=args.cmdline,
             memory_mb=args.memory,
             cpu=args.cpu,
             forwards=tuple(Forward.parse(f) for f in args.forward),
         )
-        result = bench.run_guest(target, options)
+        if args.target == "profile":
+            result = profiles.run_bench(config.load(args.config), args.name, options, overrides)
+        else:
+            # The config's [linux] guest when there is a config here.
+            loaded = config.load(check_paths=False) if config.default_path().exists() else None
+            result = profiles.run_linux_bench(loaded, options, overrides)
     print(report.run_table(result))
     print(f"\nresult: {result.path}")
     output.append_summary(report.run_table(result, fmt="github"))
@@ -405,8 +400,6 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _comment(args: argparse.Namespace) -> int:
-    import os
-
     from ci_tools import github
 
     repo = args.repo or os.environ.get("GITHUB_REPOSITORY")
@@ -531,25 +524,6 @@ def _cost(args: argparse.Namespace) -> int:
         results.write_atomic(args.markdown, markdown)
     output.append_summary(markdown)
     return ExitCode.OK
-
-
-def _run_profile_bench(args: argparse.Namespace, options: Any) -> Any:
-    from ci_tools import config, profiles
-
-    overrides = profiles.Overrides(
-        kernel=args.kernel,
-        cmdline=args.cmdline,
-        memory_mb=args.memory,
-        cpu=args.cpu,
-        forwards=tuple(_forwards(args)),
-    )
-    return profiles.run_bench(config.load(args.config), args.name, options, overrides)
-
-
-def _forwards(args: argparse.Namespace) -> list[Any]:
-    from ci_tools.ports import Forward
-
-    return [Forward.parse(f) for f in getattr(args, "forward", [])]
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -35,8 +35,8 @@ SCHEMA_FILE = "config-v1.schema.json"
 DEFAULT_FILE = "ci_tools.toml"
 ENV_VAR = "CI_TOOLS_CONFIG"
 DEFAULT_BUILD_STD = ("core", "alloc")
-# Kept equal to ci_tools.bench.DEFAULT_CMDLINE by tests (importing bench here
-# would pull the whole QEMU pipeline into every config load).
+# The guest kernel command line before the bench arguments (ci_tools.bench
+# imports it from here: a config load must not pull in the QEMU pipeline).
 DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1"
 PROFILE_PLACEHOLDER = "{profile}"
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_tools import bench, output, setup
-from ci_tools.config import DEFAULT_CMDLINE, BenchSpec, Config, Profile
+from ci_tools.config import DEFAULT_CMDLINE, BenchSpec, Config, LinuxGuest, Profile
 from ci_tools.errors import BadInputError, SetupError
 from ci_tools.ports import Forward
 from ci_tools.results import Result
@@ -55,11 +55,11 @@ def bench_spec(config: Config, profile: Profile) -> BenchSpec:
     return profile.bench
 
 
-def _linux_kernel(config: Config, override: Path | None) -> Path:
+def _linux_kernel(linux: LinuxGuest, override: Path | None) -> Path:
     from ci_tools import kernels
 
-    if override is not None or config.linux.kernel is not None:
-        return kernels.find_linux_kernel(override or config.linux.kernel)
+    if override is not None or linux.kernel is not None:
+        return kernels.find_linux_kernel(override or linux.kernel)
     return setup.ensure_guest_kernel()
 
 
@@ -88,7 +88,7 @@ def guest_target(
     profile = config.profile(name)
     spec = bench_spec(config, profile)
     if spec.guest == "linux":
-        kernel = _linux_kernel(config, overrides.kernel)
+        kernel = _linux_kernel(config.linux, overrides.kernel)
         base = _first(overrides.cmdline, spec.cmdline, config.linux.cmdline)
         machine = spec.machine or "pc"  # as bench-linux, so the two stay comparable
     else:
@@ -107,13 +107,39 @@ def guest_target(
     )
 
 
-def run_bench(
-    config: Config, name: str, options: bench.BenchOptions, overrides: Overrides = Overrides()
-) -> Result:
+def linux_target(config: Config | None, overrides: Overrides = Overrides()) -> bench.GuestTarget:
+    """The reference Linux guest of ``bench linux``: the config's [linux] when there
+    is a config, so it boots under the same settings as the profiles' benches."""
+    linux = config.linux if config is not None else LinuxGuest()
+    return bench.GuestTarget(
+        name="linux",
+        kernel=_linux_kernel(linux, overrides.kernel),
+        cmdline=_first(overrides.cmdline, linux.cmdline),
+        memory_mb=overrides.memory_mb,
+        cpu=overrides.cpu,
+        forwards=overrides.forwards,
+    )
+
+
+def _ensure_tools(options: bench.BenchOptions) -> None:
+    """QEMU, and musl-gcc unless another bench binary is given."""
     programs: Sequence[str] = (
         ("qemu-system-x86_64",) if options.binary else tuple(setup.SYSTEM_PACKAGES)
     )
     setup.ensure_packages(tuple(programs))
+
+
+def run_linux_bench(
+    config: Config | None, options: bench.BenchOptions, overrides: Overrides = Overrides()
+) -> Result:
+    _ensure_tools(options)
+    return bench.run_guest(linux_target(config, overrides), options)
+
+
+def run_bench(
+    config: Config, name: str, options: bench.BenchOptions, overrides: Overrides = Overrides()
+) -> Result:
+    _ensure_tools(options)
     target = guest_target(config, name, overrides)
     output.info(
         f"{name}: booting {target.kernel} with `{target.cmdline}` on machine {target.machine}"
