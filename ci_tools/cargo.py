@@ -20,13 +20,19 @@ Two toolchains can build ``core`` for a custom target:
   (nothing is written into the user's crate or ``CARGO_HOME``).
 
 ``toolchain = "auto"`` takes the first of the two that works and otherwise
-says what to install.
+says what to install.  A toolchain is judged by what it can do, not by its
+presence: its cargo is asked once which ``-Z`` flags it knows (``-Z
+json-target-spec`` is passed only to a cargo that has it; older ones read JSON
+specs without it), and Debian's needs the vendored sources that build-std
+resolves the standard library's dependencies from (1.85 has none, 1.96 has).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import re
 import shlex
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +51,7 @@ RUST_SRC = Path("lib/rustlib/src/rust/library")
 DEBIAN_BIN = Path("/usr/bin")
 DEBIAN_SYSROOT = Path("/usr")
 DEBIAN_PACKAGES = ("rustc-web", "cargo-web", "rust-web-src", "rust-web-clippy", "rustfmt-web")
-DEBIAN_INSTALL = f"apt-get install {' '.join(DEBIAN_PACKAGES)}"
+DEBIAN_INSTALL = f"apt-get update && apt-get install {' '.join(DEBIAN_PACKAGES)}"
 RUSTUP_INSTALL = "rustup toolchain install nightly --component rust-src,clippy,rustfmt"
 DEFAULT_RUSTUP_TOOLCHAIN = "nightly"
 TOOLCHAIN_FILES = ("rust-toolchain.toml", "rust-toolchain")
@@ -60,6 +66,8 @@ class Toolchain:
     version: str  # first line of `rustc -V`
     env: Mapping[str, str] = field(default_factory=dict)
     config_args: tuple[str, ...] = ()  # --config flags every cargo command gets
+    # The -Z flags this cargo knows (`cargo -Z help`); None when it was not asked.
+    unstable_flags: frozenset[str] | None = None
 
     @property
     def nightly(self) -> bool:
@@ -68,6 +76,17 @@ class Toolchain:
     @property
     def has_rust_src(self) -> bool:
         return (self.sysroot / RUST_SRC / "core" / "Cargo.toml").is_file()
+
+    @property
+    def vendor(self) -> Path:
+        """Where Debian's rust-web-src keeps the standard library's dependencies."""
+        return self.sysroot / RUST_SRC / "vendor"
+
+    @property
+    def json_target_spec(self) -> bool:
+        """Whether ``-Z json-target-spec`` goes on the command line: cargo since 2025
+        refuses a JSON target without it, and cargo before then refuses the flag."""
+        return self.unstable_flags is not None and "json-target-spec" in self.unstable_flags
 
     def has_target(self, triple: str) -> bool:
         """Whether the standard library for a built-in target is installed."""
@@ -101,13 +120,15 @@ def needs_build_std(profile: Profile, toolchain: Toolchain) -> bool:
 class RustcProbe:
     sysroot: Path
     version: str
+    unstable_flags: frozenset[str] | None = None  # what `cargo -Z help` lists
 
 
 ProbeFn = Callable[[str, Mapping[str, str], Path], "RustcProbe | None"]
 
 
 def probe_rustc(rustc: str, env: Mapping[str, str], cwd: Path) -> RustcProbe | None:
-    """Ask a rustc for its sysroot and version; None when it does not answer."""
+    """Ask a rustc for its sysroot and version, and the cargo beside it for the
+    ``-Z`` flags it knows; None when the rustc does not answer."""
     try:
         sysroot = proc.run([rustc, "--print", "sysroot"], env=env, cwd=cwd, quiet=True)
         version = proc.run([rustc, "-V"], env=env, cwd=cwd, quiet=True)
@@ -116,7 +137,35 @@ def probe_rustc(rustc: str, env: Mapping[str, str], cwd: Path) -> RustcProbe | N
     if sysroot.returncode != 0 or version.returncode != 0:
         return None
     lines = version.stdout.strip().splitlines()
-    return RustcProbe(sysroot=Path(sysroot.stdout.strip()), version=lines[0] if lines else "")
+    first = lines[0] if lines else ""
+    cargo = str(Path(rustc).with_name("cargo"))
+    flags = _cargo_unstable_flags(cargo, tuple(sorted(env.items())), str(cwd), first)
+    return RustcProbe(sysroot=Path(sysroot.stdout.strip()), version=first, unstable_flags=flags)
+
+
+@functools.lru_cache(maxsize=8)
+def _cargo_unstable_flags(
+    cargo: str, env: tuple[tuple[str, str], ...], cwd: str, version: str
+) -> frozenset[str] | None:
+    """The ``-Z`` flags a cargo knows, asked once per cargo and compiler version.
+
+    ``RUSTC_BOOTSTRAP=1`` lets a stable cargo answer; None when it cannot.
+    """
+    try:
+        result = proc.run(
+            [cargo, "-Z", "help"], env={**dict(env), "RUSTC_BOOTSTRAP": "1"}, cwd=Path(cwd),
+            quiet=True, check=False,
+        )  # fmt: skip
+    except CiToolsError:
+        return None
+    if result.returncode != 0:
+        return None
+    return parse_unstable_flags(result.stdout)
+
+
+def parse_unstable_flags(text: str) -> frozenset[str]:
+    """The flag names in ``cargo -Z help`` output (``    -Z build-std   Enable ...``)."""
+    return frozenset(re.findall(r"^\s*-Z\s+([a-z0-9-]+)", text, re.MULTILINE))
 
 
 def _rustup_candidate(
@@ -141,6 +190,7 @@ def _rustup_candidate(
         sysroot=found.sysroot,
         version=found.version,
         env=env,
+        unstable_flags=found.unstable_flags,
     )
     return toolchain, label
 
@@ -171,6 +221,7 @@ def _debian_candidate(
         sysroot=found.sysroot,
         version=found.version,
         env=env,
+        unstable_flags=found.unstable_flags,
         config_args=(
             "--config",
             'source.crates-io.replace-with="rust-src-vendor"',
@@ -196,6 +247,14 @@ def _unusable(toolchain: Toolchain, profiles: Sequence[Profile]) -> str | None:
         return f"has no rust-src ({missing} missing), needed to build core for {targets}"
     if toolchain.kind == "rustup" and not toolchain.nightly:
         return f"is {toolchain.version}, not a nightly; -Z build-std for {targets} needs one"
+    if toolchain.kind == "debian" and not toolchain.vendor.is_dir():
+        return (
+            f"is {toolchain.version}, whose rust-web-src has no vendored dependencies of the "
+            f"standard library ({toolchain.vendor} missing); -Z build-std for {targets} needs "
+            "them offline: Debian 12's rust-web 1.96 or newer (bookworm-security) has them"
+        )
+    if toolchain.unstable_flags is not None and "build-std" not in toolchain.unstable_flags:
+        return f"is {toolchain.version}, whose cargo does not know -Z build-std ({targets})"
     return None
 
 
@@ -278,7 +337,7 @@ def profile_flags(config: Config, profile: Profile, toolchain: Toolchain) -> lis
     flags = []
     if needs_build_std(profile, toolchain):
         flags += ["-Z", f"build-std={','.join(config.kernel.build_std)}"]
-    if profile.target_is_spec:
+    if profile.target_is_spec and toolchain.json_target_spec:
         flags += ["-Z", "json-target-spec"]
     flags += ["--target", profile.target, "--manifest-path", str(config.kernel.manifest)]
     flags.append("--no-default-features")

@@ -574,6 +574,11 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # A command started in the background by a non-interactive shell (`ci-tools
+    # bench ... &`, a CI script) inherits SIGINT ignored, and Python then installs
+    # no KeyboardInterrupt handler: Ctrl-C or `kill -INT` would leave the harness
+    # and its QEMU running.  A harness always stops on SIGINT, and cleans up.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args))

@@ -27,6 +27,7 @@ from typing import BinaryIO
 import pexpect
 
 from ci_tools import output
+from ci_tools.errors import SetupError
 from ci_tools.proc import die_with_parent, which
 from ci_tools.protocol import strip_line
 
@@ -59,6 +60,22 @@ class Limits:
     # Longest wait for the very first output (firmware and a quiet kernel boot
     # print nothing for seconds under TCG); None: same as silence_timeout.
     first_output_timeout: float | None = None
+
+
+def _spawn_error(program: str, exc: BaseException) -> SetupError:
+    """What stopped the program from starting on this host, and how to fix it."""
+    text = str(exc) or type(exc).__name__
+    if "pty" in text.lower():
+        return SetupError(
+            f"cannot open a pseudo-terminal for {os.path.basename(program)}'s console: {text}",
+            hint="mount devpts on /dev/pts (`mount -t devpts devpts /dev/pts`); in a chroot or "
+            "container, bind-mount the host's /dev/pts or start it with a /dev/pts",
+        )
+    return SetupError(
+        f"cannot start {program}: {text}",
+        hint="a limit of this host (open files, processes, memory): check `ulimit -a` and "
+        "free memory, then run again",
+    )
 
 
 def _kill(child: pexpect.spawn) -> None:
@@ -109,15 +126,18 @@ def read_console(
 
     output.command([program, *argv[1:]])
     start = time.monotonic()
-    child = pexpect.spawn(
-        program,
-        list(argv[1:]),
-        timeout=None,
-        echo=False,
-        preexec_fn=preexec,
-        env=env,
-        dimensions=(24, 200),
-    )
+    try:
+        child = pexpect.spawn(
+            program,
+            list(argv[1:]),
+            timeout=None,
+            echo=False,
+            preexec_fn=preexec,
+            env=env,
+            dimensions=(24, 200),
+        )
+    except (OSError, pexpect.ExceptionPexpect) as exc:
+        raise _spawn_error(program, exc) from None
     # pexpect sleeps 0.1 s after close and after terminate by default; a run
     # should cost what QEMU costs, not that.
     child.delayafterclose = child.delayafterterminate = 0

@@ -21,7 +21,7 @@ from typing import Any
 
 import jsonschema
 
-from ci_tools.errors import BadInputError, ExitCode, HarnessError
+from ci_tools.errors import BadInputError, ExitCode, HarnessError, SetupError
 from ci_tools.paths import data_file
 
 SCHEMA_VERSION = 1
@@ -34,12 +34,29 @@ def load_schema(filename: str) -> dict[str, Any]:
     return schema
 
 
+# The formats our schemas use.  jsonschema checks each only when its optional
+# checker package is installed (date-time: rfc3339-validator, which the
+# `format-nongpl` extra in pyproject.toml brings); without it a timestamp of
+# "yesterday" would pass in silence.
+FORMATS = ("date-time",)
+
+
+def format_checker() -> jsonschema.FormatChecker:
+    checker: jsonschema.FormatChecker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    missing = [f for f in FORMATS if f not in checker.checkers]
+    if missing:
+        raise SetupError(
+            f"jsonschema cannot check the format {', '.join(missing)} (its checker package "
+            "is not installed), so result files would not be fully validated",
+            hint="pip install 'jsonschema[format-nongpl]'  (or reinstall ci_tools)",
+        )
+    return checker
+
+
 def schema_errors(document: Any, filename: str) -> list[str]:
     """Every way ``document`` breaks the schema, as 'path: message' lines."""
     schema = load_schema(filename)
-    validator = jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+    validator = jsonschema.Draft202012Validator(schema, format_checker=format_checker())
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     return [f"{_json_path(e.absolute_path)}: {e.message}" for e in errors]
 

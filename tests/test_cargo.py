@@ -12,7 +12,7 @@ from ci_tools import cargo, config
 from ci_tools.cargo import RustcProbe, Toolchain
 from ci_tools.errors import SetupError
 
-from conftest import REPO
+from conftest import FIXTURES, REPO
 
 DEMO = config.load(REPO / "ci_tools.toml")
 KERNEL = DEMO.kernel.manifest
@@ -24,11 +24,18 @@ VENDOR_ARGS = (
 )
 
 
-def _sysroot(tmp_path: Path, *, rust_src: bool, targets: tuple[str, ...] = ()) -> Path:
-    root = tmp_path / f"sysroot-{rust_src}-{len(targets)}"
+CURRENT_FLAGS = frozenset({"build-std", "json-target-spec"})  # what cargo 1.96 -Z help lists
+
+
+def _sysroot(
+    tmp_path: Path, *, rust_src: bool, targets: tuple[str, ...] = (), vendor: bool = False
+) -> Path:
+    root = tmp_path / f"sysroot-{rust_src}-{len(targets)}-{vendor}"
     if rust_src:
         (root / cargo.RUST_SRC / "core").mkdir(parents=True)
         (root / cargo.RUST_SRC / "core" / "Cargo.toml").write_text("")
+    if vendor:
+        (root / cargo.RUST_SRC / "vendor").mkdir(parents=True)
     for triple in targets:
         (root / "lib" / "rustlib" / triple / "lib").mkdir(parents=True)
     root.mkdir(exist_ok=True)
@@ -44,6 +51,7 @@ def _debian() -> Toolchain:
         version="rustc 1.96.0",
         env={"RUSTC": "/usr/bin/rustc", "RUSTC_BOOTSTRAP": "1"},
         config_args=VENDOR_ARGS,
+        unstable_flags=CURRENT_FLAGS,
     )
 
 
@@ -126,16 +134,22 @@ def test_fmt_command() -> None:
 
 
 class FakeRustcs:
-    """rustc answers per program path: (sysroot, version) or None (not installed)."""
+    """rustc answers per program path: (sysroot, version[, cargo's -Z flags]) or None
+    (not installed); cargo knows today's flags unless the answer says otherwise."""
 
-    def __init__(self, answers: Mapping[str, tuple[Path, str] | None]) -> None:
+    def __init__(
+        self, answers: Mapping[str, tuple[Path, str] | tuple[Path, str, frozenset[str]] | None]
+    ) -> None:
         self.answers = answers
         self.calls: list[tuple[str, dict[str, str]]] = []
 
     def __call__(self, rustc: str, env: Mapping[str, str], cwd: Path) -> RustcProbe | None:
         self.calls.append((rustc, dict(env)))
         answer = self.answers.get(rustc)
-        return None if answer is None else RustcProbe(sysroot=answer[0], version=answer[1])
+        if answer is None:
+            return None
+        flags = answer[2] if len(answer) == 3 else CURRENT_FLAGS
+        return RustcProbe(sysroot=answer[0], version=answer[1], unstable_flags=flags)
 
 
 def _which_rustup(name: str) -> str | None:
@@ -166,7 +180,7 @@ def test_rustup_nightly_with_rust_src_comes_first(tmp_path: Path) -> None:
 def test_nightly_without_rust_src_falls_back_to_debian(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    debian_root = _sysroot(tmp_path, rust_src=True)
+    debian_root = _sysroot(tmp_path, rust_src=True, vendor=True)
     monkeypatch.setattr(cargo, "DEBIAN_BIN", _fake_debian_bin(tmp_path))
     debian_rustc = str(cargo.DEBIAN_BIN / "rustc")
     probe = FakeRustcs(
@@ -228,6 +242,50 @@ def test_debian_without_rust_src_names_the_target(
     assert "arch/x64/x64-unwind.json" in caught.value.message
     assert caught.value.hint is not None and "rust-web-src" in caught.value.hint
     assert cargo.RUSTUP_INSTALL not in caught.value.hint  # toolchain = "debian" only
+
+
+def _flags(name: str) -> frozenset[str]:
+    return cargo.parse_unstable_flags((FIXTURES / "cargo" / name).read_text())
+
+
+def test_cargo_z_help_is_read_for_the_flags_it_knows() -> None:
+    old, new = _flags("z-help-debian-1.85.txt"), _flags("z-help-debian-1.96.txt")
+    assert {"build-std", "build-std-features", "unstable-options"} <= old
+    assert "json-target-spec" not in old and "Run" not in old
+    assert "json-target-spec" in new and "build-std" in new
+
+
+def test_json_target_spec_only_for_a_cargo_that_knows_it() -> None:
+    fortress = DEMO.profile("fortress")
+    old_cargo = dataclasses.replace(_debian(), unstable_flags=_flags("z-help-debian-1.85.txt"))
+    flags = cargo.profile_flags(DEMO, fortress, old_cargo)
+    assert "json-target-spec" not in flags
+    assert flags[:4] == ["-Z", "build-std=core,alloc", "--target", "arch/x64/x64-unwind.json"]
+    new_cargo = dataclasses.replace(_debian(), unstable_flags=_flags("z-help-debian-1.96.txt"))
+    assert cargo.profile_flags(DEMO, fortress, new_cargo)[2:4] == ["-Z", "json-target-spec"]
+    unasked = dataclasses.replace(_debian(), unstable_flags=None)
+    assert "json-target-spec" not in cargo.profile_flags(DEMO, fortress, unasked)
+
+
+def test_debian_1_85_is_named_with_the_version_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian 12's own rust-web (1.85) has rust-src but no vendored dependencies:
+    one message naming the version that works and how to get it, never
+    'unknown -Z flag' from cargo."""
+    monkeypatch.setattr(cargo, "DEBIAN_BIN", _fake_debian_bin(tmp_path))
+    root = _sysroot(tmp_path, rust_src=True, vendor=False)
+    old = "rustc 1.85.0 (4d91de4e4 2025-02-17) (built from a source tarball)"
+    probe = FakeRustcs(
+        {str(cargo.DEBIAN_BIN / "rustc"): (root, old, _flags("z-help-debian-1.85.txt"))}
+    )
+    debian_only = dataclasses.replace(DEMO.kernel, toolchain="debian")
+    with pytest.raises(SetupError) as caught:
+        cargo.detect(debian_only, DEMO.profiles, probe=probe, which=_no_rustup)
+    message = caught.value.message
+    assert "rustc 1.85.0" in message and "1.96" in message and "bookworm-security" in message
+    assert str(root / cargo.RUST_SRC / "vendor") in message
+    assert caught.value.hint is not None and caught.value.hint.count("apt-get update") == 1
 
 
 def test_rust_toolchain_file_picks_the_rustup_toolchain(tmp_path: Path) -> None:

@@ -90,14 +90,23 @@ def _gone(pid: int, timeout: float = 10) -> bool:
     return False
 
 
+def _as_a_background_job() -> None:
+    """What `cmd &` in a non-interactive shell (a CI script) does to its child."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_qemu_does_not_outlive_its_harness(fault_init: Path, tmp_path: Path, sig: int) -> None:
+    """Started the way CI scripts start things (SIGINT inherited as ignored), the
+    harness still stops on SIGINT and takes its QEMU with it."""
     out = tmp_path / "killed.json"
     harness = subprocess.Popen(
         [sys.executable, "-m", "ci_tools", "bench", "linux", "--binary", str(fault_init),
          "--accel", "tcg", "--cmdline", f"{BASE_CMDLINE} fault=hang",
          "--silence-timeout", "120", "-o", str(out)],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=_as_a_background_job,
     )  # fmt: skip
     try:
         qemu = _wait_for_child_qemu(harness.pid)
@@ -171,3 +180,21 @@ def test_an_error_between_boots_keeps_the_boots_already_measured(tmp_path: Path)
     assert result.status.kind.value == "harness-error" and "boot 2 of 3" in result.status.reason
     assert len(result.samples("getpid")) == 1  # boot 1's sample survived
     assert [b["status"]["kind"] for b in result.data["boots"]] == ["complete", "harness-error"]
+
+
+def test_no_pseudo_terminals_is_a_setup_error(tmp_path: Path) -> None:
+    """A chroot or container without /dev/pts: a named set-up error with the fix,
+    not a traceback (exit 20)."""
+    out = tmp_path / "nopty.json"
+    script = (
+        'mount -t tmpfs none /dev/pts && exec "$0" -m ci_tools bench linux --quick '
+        '--benchmarks getpid --accel tcg -o "$1"'
+    )
+    run = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script, sys.executable, str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == ExitCode.SETUP, run.stderr
+    assert "cannot open a pseudo-terminal" in run.stderr
+    assert "mount -t devpts devpts /dev/pts" in run.stderr
+    assert "Traceback" not in run.stderr

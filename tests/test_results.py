@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from ci_tools import results
 from ci_tools.errors import BadInputError, HarnessError
 from ci_tools.results import (
     SCHEMAS,
@@ -64,6 +65,15 @@ INVALID = {
     "unknown-key": lambda d: d.update(colour="blue"),
     "bad-timestamp": lambda d: d["provenance"].update(started_at="yesterday"),
 }
+
+
+def test_format_checking_is_active() -> None:
+    """The date-time checker is there (declared dependency), and its absence would
+    be an error, not a silent pass."""
+    assert set(results.FORMATS) <= set(results.format_checker().checkers)
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    assert not checker.conforms("yesterday", "date-time")
+    assert checker.conforms("2026-11-30T20:54:43Z", "date-time")
 
 
 @pytest.mark.parametrize("case", sorted(INVALID))
