@@ -57,15 +57,16 @@ def version_older(version: str, than: str) -> bool:
 
 
 def _stale(packages: Sequence[str], minimum: Mapping[str, str]) -> list[str]:
-    """Why the current package lists cannot give these packages (empty when they can)."""
-    reasons = []
+    """Why the current package lists cannot give these packages (empty when they can),
+    one reason per kind: 'rustc-web, cargo-web 1.85.0+dfsg3-1~deb12u3 is older than 1.96'."""
+    why: dict[str, list[str]] = {}
     for package in packages:
         candidate = apt_candidate(package)
         if candidate is None:
-            reasons.append(f"{package} has no candidate")
+            why.setdefault("no candidate", []).append(package)
         elif package in minimum and version_older(candidate, minimum[package]):
-            reasons.append(f"{package} {candidate} is older than {minimum[package]}")
-    return reasons
+            why.setdefault(f"{candidate} is older than {minimum[package]}", []).append(package)
+    return [f"{', '.join(names)}: {reason}" for reason, names in why.items()]
 
 
 def apt_install(packages: Sequence[str], *, minimum: Mapping[str, str] | None = None) -> None:
@@ -135,7 +136,8 @@ def ensure_guest_kernel() -> Path:
 
 
 # What ci_tools' own test suite needs on top: an independent cpio reader.
-TEST_PACKAGES = {"cpio": "cpio"}
+# (an independent cpio reader, and make for the ci_tools.mk tests)
+TEST_PACKAGES = {"cpio": "cpio", "make": "make"}
 
 
 def ensure_all(*, for_tests: bool = False) -> None:

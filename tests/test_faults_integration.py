@@ -186,12 +186,15 @@ def test_no_pseudo_terminals_is_a_setup_error(tmp_path: Path) -> None:
     """A chroot or container without /dev/pts: a named set-up error with the fix,
     not a traceback (exit 20)."""
     out = tmp_path / "nopty.json"
+    # Only this namespace's /dev/pts is hidden (made private first, so nothing
+    # propagates back); --propagation unchanged also works inside a chroot.
     script = (
-        'mount -t tmpfs none /dev/pts && exec "$0" -m ci_tools bench linux --quick '
-        '--benchmarks getpid --accel tcg -o "$1"'
+        "mount --make-private /dev/pts && mount -t tmpfs none /dev/pts && "
+        'exec "$0" -m ci_tools bench linux --quick --benchmarks getpid --accel tcg -o "$1"'
     )
     run = subprocess.run(
-        ["unshare", "--mount", "sh", "-c", script, sys.executable, str(out)],
+        ["unshare", "--mount", "--propagation", "unchanged", "sh", "-c", script,
+         sys.executable, str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode == ExitCode.SETUP, run.stderr

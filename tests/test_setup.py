@@ -60,7 +60,7 @@ def test_stale_lists_are_refreshed_before_installing_rust(
     assert update < install
     assert calls[install].split()[-5:] == list(setup.RUST_PACKAGES)
     said = capsys.readouterr().err
-    assert "rustc-web 1.85.0+dfsg3-1~deb12u3 is older than 1.96" in said
+    assert f"{', '.join(setup.RUST_PACKAGES)}: 1.85.0+dfsg3-1~deb12u3 is older than 1.96" in said
 
 
 def test_fresh_lists_are_not_refreshed_again(
@@ -78,7 +78,8 @@ def test_too_old_even_after_update_is_a_setup_error(
     with pytest.raises(SetupError) as caught:
         setup.ensure_rust()
     assert "even with fresh lists" in caught.value.message
-    assert "rustc-web 1.85.0+dfsg3-1~deb12u3 is older than 1.96" in caught.value.message
+    assert "rustc-web, cargo-web, rust-web-src" in caught.value.message
+    assert "1.85.0+dfsg3-1~deb12u3 is older than 1.96" in caught.value.message
     assert caught.value.hint is not None and "bookworm-security" in caught.value.hint
     assert not any(c.startswith("apt-get install") for c in log.read_text().splitlines())
 

