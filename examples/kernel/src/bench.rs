@@ -102,7 +102,11 @@ fn context_switch(iters: u64) {
     for _ in 0..iters {
         task::round_trip();
     }
-    assert_eq!(task::partner_runs() - before, iters, "context switches lost");
+    assert_eq!(
+        task::partner_runs() - before,
+        iters,
+        "context switches lost"
+    );
 }
 
 const COPY_BYTES: usize = 1024;
@@ -175,10 +179,17 @@ impl fmt::Display for Plan<'_> {
 pub fn run(options: &Options, tsc_hz: u64) {
     let count = options.selected.iter().filter(|s| **s).count();
     println!("BENCH_START demo-kernel");
-    println!("BENCH_MODE {}", if options.quick { "quick" } else { "full" });
+    println!(
+        "BENCH_MODE {}",
+        if options.quick { "quick" } else { "full" }
+    );
     println!("BENCH_PLAN {} {count} {}", options.rounds, Plan(options));
     let tenths_mhz = (tsc_hz + 50_000) / 100_000;
-    println!("BENCH_EXTRA tsc_mhz {}.{}", tenths_mhz / 10, tenths_mhz % 10);
+    println!(
+        "BENCH_EXTRA tsc_mhz {}.{}",
+        tenths_mhz / 10,
+        tenths_mhz % 10
+    );
     for round in 1..=options.rounds {
         println!("BENCH_ROUND {round}");
         for (benchmark, _) in BENCHMARKS.iter().zip(options.selected).filter(|(_, s)| *s) {

@@ -124,7 +124,10 @@ pub fn boot_stack() -> (u64, u64) {
         static boot_stack_bottom: u8;
         static boot_stack_top: u8;
     }
-    (&raw const boot_stack_bottom as u64, &raw const boot_stack_top as u64)
+    (
+        &raw const boot_stack_bottom as u64,
+        &raw const boot_stack_top as u64,
+    )
 }
 
 /// The PVH `hvm_start_info` block QEMU hands over (only what we read).

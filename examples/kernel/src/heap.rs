@@ -84,7 +84,10 @@ unsafe impl GlobalAlloc for Heap {
                 // SAFETY: the block is `size` bytes of ours.
                 let body = unsafe { core::slice::from_raw_parts(block.add(8), size - 8) };
                 if let Some(at) = body.iter().position(|&b| b != POISON) {
-                    panic!("heap: block {block:p} ({size} bytes) written at +{} after free", at + 8);
+                    panic!(
+                        "heap: block {block:p} ({size} bytes) written at +{} after free",
+                        at + 8
+                    );
                 }
             }
             block

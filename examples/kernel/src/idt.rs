@@ -172,7 +172,7 @@ pub fn init() {
     // SAFETY: single CPU, interrupts off: nothing else uses the IDT yet.
     let gates = unsafe { &mut *IDT.0.get() };
     // SAFETY: isr_stubs is the constant address table above.
-    let stubs = unsafe { &*(&raw const isr_stubs) };
+    let stubs = unsafe { &isr_stubs };
     for (gate, &stub) in gates.iter_mut().zip(stubs.iter()) {
         *gate = Gate {
             offset_low: stub as u16,

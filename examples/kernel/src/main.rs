@@ -70,7 +70,10 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
                 at.column(),
                 info.message()
             ),
-            None => println!("demo-kernel panicked at an unknown place: {}", info.message()),
+            None => println!(
+                "demo-kernel panicked at an unknown place: {}",
+                info.message()
+            ),
         }
     }
     cpu::exit(cpu::EXIT_PANIC)

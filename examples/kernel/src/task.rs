@@ -115,7 +115,10 @@ fn switch(from: usize, to: usize) {
         // SAFETY: both stack bottoms are ours.
         for task in unsafe { &*tasks } {
             if unsafe { (task.bottom as *const u64).read() } != CANARY {
-                panic!("STACK CORRUPT: canary of stack {:#x} overwritten", task.bottom);
+                panic!(
+                    "STACK CORRUPT: canary of stack {:#x} overwritten",
+                    task.bottom
+                );
             }
         }
     }
