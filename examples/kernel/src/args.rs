@@ -1,8 +1,9 @@
 //! Bench arguments, in the grammar of ci_tools' bench.c:
 //! `[--quick|--full] [--rounds N] [NAME[,NAME...] ...]`.  They come from the
 //! words of INIT_SCRIPT after its program path, then from the kernel command
-//! line.  Kernel-style `key=value` words (console=ttyS0, ci_tools.pad=...)
-//! are ignored; an unknown option or benchmark name is reported and skipped.
+//! line, whose options and benchmark names override INIT_SCRIPT's.
+//! Kernel-style `key=value` words (console=ttyS0, ci_tools.pad=...) are
+//! ignored; an unknown option or benchmark name is reported and skipped.
 
 use crate::bench::BENCHMARKS;
 use crate::println;
@@ -25,12 +26,31 @@ fn parse_rounds(word: &str) -> Option<u32> {
     }
 }
 
-pub fn parse<'a>(mut words: impl Iterator<Item = &'a str>) -> Options {
+/// Parses the words of each source in turn: a later source's options win,
+/// and benchmark names in a later source replace an earlier one's.
+pub fn parse<const N: usize>(sources: [&mut dyn Iterator<Item = &str>; N]) -> Options {
     let mut options = Options {
         quick: false,
         rounds: 1,
         selected: [false; BENCHMARKS.len()],
     };
+    for words in sources {
+        let selected = parse_source(words, &mut options);
+        if selected.contains(&true) {
+            options.selected = selected;
+        }
+    }
+    if !options.selected.contains(&true) {
+        options.selected = [true; BENCHMARKS.len()];
+    }
+    options
+}
+
+fn parse_source(
+    words: &mut dyn Iterator<Item = &str>,
+    options: &mut Options,
+) -> [bool; BENCHMARKS.len()] {
+    let mut selected = [false; BENCHMARKS.len()];
     let mut only_names = false;
     while let Some(word) = words.next() {
         if !only_names && word.starts_with('-') {
@@ -54,13 +74,10 @@ pub fn parse<'a>(mut words: impl Iterator<Item = &'a str>) -> Options {
         }
         for name in word.split(',').filter(|name| !name.is_empty()) {
             match BENCHMARKS.iter().position(|b| b.name == name) {
-                Some(index) => options.selected[index] = true,
+                Some(index) => selected[index] = true,
                 None => println!("demo-kernel: ignoring unknown benchmark {name}"),
             }
         }
     }
-    if !options.selected.contains(&true) {
-        options.selected = [true; BENCHMARKS.len()];
-    }
-    options
+    selected
 }

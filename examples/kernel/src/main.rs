@@ -27,7 +27,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 /// The init command the kernel runs, chosen when it is built
 /// (`INIT_SCRIPT="/bin/bench --quick" cargo build ...`): like Kevlar's
 /// INIT_SCRIPT=/bin/bench.  Its words after the program path are default
-/// bench arguments, read before the kernel command line.  build.rs makes
+/// bench arguments; the kernel command line's override them.  build.rs makes
 /// cargo rebuild when it changes.
 const INIT_SCRIPT: &str = match option_env!("INIT_SCRIPT") {
     Some(script) => script,
@@ -52,7 +52,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     if init_words.peek().is_some_and(|word| word.starts_with('/')) {
         init_words.next(); // the program path
     }
-    let options = args::parse(init_words.chain(cmdline.split_ascii_whitespace()));
+    let options = args::parse([&mut init_words, &mut cmdline.split_ascii_whitespace()]);
     bench::run(&options, tsc_hz);
     cpu::exit(cpu::EXIT_SUCCESS)
 }
