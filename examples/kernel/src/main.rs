@@ -84,3 +84,13 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 #[cfg(panic = "unwind")]
 #[lang = "eh_personality"]
 extern "C" fn eh_personality() {}
+
+/// Landing pads in unoptimised panic=unwind code call this; no panic ever
+/// unwinds here, so reaching it is a bug.
+#[cfg(panic = "unwind")]
+#[allow(non_snake_case)]
+#[no_mangle]
+extern "C" fn _Unwind_Resume(_exception: *mut u8) -> ! {
+    println!("demo-kernel: _Unwind_Resume reached: nothing may unwind in this kernel");
+    cpu::exit(cpu::EXIT_PANIC)
+}
