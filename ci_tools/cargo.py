@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ci_tools import proc
+from ci_tools import cargo_sources, proc
 from ci_tools.config import Config, KernelCrate, Profile
 from ci_tools.errors import CiToolsError, SetupError
 
@@ -213,7 +213,6 @@ def _debian_candidate(
     found = probe(str(rustc), env, kernel.workdir)
     if found is None:
         return None, f"{label} ({rustc}) does not run"
-    vendor = found.sysroot / RUST_SRC / "vendor"
     toolchain = Toolchain(
         kind="debian",
         cargo=str(cargo),
@@ -222,18 +221,8 @@ def _debian_candidate(
         version=found.version,
         env=env,
         unstable_flags=found.unstable_flags,
-        config_args=(
-            "--config",
-            'source.crates-io.replace-with="rust-src-vendor"',
-            "--config",
-            f"source.rust-src-vendor.directory={_toml_string(str(vendor))}",
-        ),
     )
     return toolchain, label
-
-
-def _toml_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _unusable(toolchain: Toolchain, profiles: Sequence[Profile]) -> str | None:
@@ -277,11 +266,13 @@ def detect(
             continue
         why_not = _unusable(toolchain, profiles)
         if why_not is None:
-            if toolchain.kind == "debian" and not any(
-                needs_build_std(p, toolchain) for p in profiles
-            ):
-                # Built-in targets only: keep crates.io as it is.
-                toolchain = dataclasses.replace(toolchain, config_args=())
+            if toolchain.kind == "debian" and any(needs_build_std(p, toolchain) for p in profiles):
+                # build-std offline: the standard library's dependencies from Debian's
+                # vendored copies, the kernel's from its own configuration.
+                args = cargo_sources.offline_source_args(
+                    kernel.workdir, _lockfile(kernel), toolchain.vendor
+                )
+                toolchain = dataclasses.replace(toolchain, config_args=args)
             return toolchain
         reasons.append(f"{label} {why_not}")
     listing = "\n".join(f"  - {r}" for r in reasons)
@@ -291,6 +282,14 @@ def detect(
         f"no usable Rust toolchain for kernel.toolchain = {kernel.toolchain!r}:\n{listing}",
         hint=f"install one: {hint}",
     )
+
+
+def _lockfile(kernel: KernelCrate) -> Path:
+    """The kernel's Cargo.lock: beside its manifest, or at its workspace's root above."""
+    for folder in (kernel.crate_dir, *kernel.crate_dir.parents):
+        if (folder / "Cargo.lock").is_file():
+            return folder / "Cargo.lock"
+    return kernel.crate_dir / "Cargo.lock"
 
 
 def resolve(config: Config, profiles: Sequence[Profile] | None = None) -> Toolchain:

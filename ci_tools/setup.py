@@ -138,6 +138,10 @@ def ensure_guest_kernel() -> Path:
 # What ci_tools' own test suite needs on top: an independent cpio reader.
 # (an independent cpio reader, and make for the ci_tools.mk tests)
 TEST_PACKAGES = {"cpio": "cpio", "make": "make"}
+# Debian's packaged crates that the demo kernel (examples/kernel) depends on
+# through its own .cargo/config.toml: package -> the folder it installs.
+CRATE_REGISTRY = Path("/usr/share/cargo/registry")
+TEST_CRATES = {"librust-static-assertions-dev": "static_assertions-*"}
 
 
 def ensure_all(*, for_tests: bool = False) -> None:
@@ -147,7 +151,10 @@ def ensure_all(*, for_tests: bool = False) -> None:
     if for_tests:
         from ci_tools import cargo, config
 
-        apt_install([pkg for prog, pkg in TEST_PACKAGES.items() if shutil.which(prog) is None])
+        apt_install(
+            [pkg for prog, pkg in TEST_PACKAGES.items() if shutil.which(prog) is None]
+            + [pkg for pkg, crate in TEST_CRATES.items() if not any(CRATE_REGISTRY.glob(crate))]
+        )
         # A rustup nightly with rust-src will do; Debian's toolchain is installed only if not.
         output.info(f"Rust: {cargo.resolve(config.load()).describe()}")
     kernel = ensure_guest_kernel()

@@ -18,9 +18,9 @@ DEMO = config.load(REPO / "ci_tools.toml")
 KERNEL = DEMO.kernel.manifest
 VENDOR_ARGS = (
     "--config",
-    'source.crates-io.replace-with="rust-src-vendor"',
+    'source.crates-io.replace-with="ci-tools-offline"',
     "--config",
-    'source.rust-src-vendor.directory="/usr/lib/rustlib/src/rust/library/vendor"',
+    'source.ci-tools-offline.directory="/usr/lib/rustlib/src/rust/library/vendor"',
 )
 
 
@@ -178,7 +178,7 @@ def test_rustup_nightly_with_rust_src_comes_first(tmp_path: Path) -> None:
 
 
 def test_nightly_without_rust_src_falls_back_to_debian(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_cache: Path
 ) -> None:
     debian_root = _sysroot(tmp_path, rust_src=True, vendor=True)
     monkeypatch.setattr(cargo, "DEBIAN_BIN", _fake_debian_bin(tmp_path))
@@ -194,8 +194,12 @@ def test_nightly_without_rust_src_falls_back_to_debian(
     assert toolchain.env["RUSTC_BOOTSTRAP"] == "1"
     assert toolchain.env["RUSTC"] == debian_rustc
     assert toolchain.env["PATH"].startswith(str(cargo.DEBIAN_BIN))
-    vendor = debian_root / cargo.RUST_SRC / "vendor"
-    assert toolchain.config_args[-1] == f'source.rust-src-vendor.directory="{vendor}"'
+    # The demo kernel takes its own dependency from Debian's packaged crates: crates-io
+    # points at one folder holding those and the standard library's vendored ones.
+    assert toolchain.config_args[1] == 'source.crates-io.replace-with="ci-tools-offline"'
+    assert toolchain.config_args[3].startswith(
+        f'source.ci-tools-offline.directory="{isolated_cache / "cargo-sources"}'
+    )
 
 
 def _fake_debian_bin(tmp_path: Path) -> Path:

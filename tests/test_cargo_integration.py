@@ -86,7 +86,7 @@ def test_breaking_one_profile_fails_exactly_that_profile(
 ) -> None:
     demo = _demo_copy(tmp_path)
     line = _append(
-        tmp_path / "kernel" / "src" / "lib.rs",
+        tmp_path / "kernel" / "src" / "main.rs",
         '\n#[cfg(feature = "profile-ludicrous")]\npub fn fast_path() -> u32 {\n    "fast"\n}\n',
     )
     checks.check(demo, "fortress")
@@ -94,27 +94,29 @@ def test_breaking_one_profile_fails_exactly_that_profile(
     with pytest.raises(BuildError, match=r"cargo check \(ludicrous\) failed: 1 error"):
         checks.check(demo, "ludicrous")
     err = capsys.readouterr().err
-    assert f"::error file=kernel/src/lib.rs,line={line + 3},col=5," in err
+    assert f"::error file=kernel/src/main.rs,line={line + 3},col=5," in err
     assert "error[E0308]: mismatched types" in err
-    assert f"`kernel/src/lib.rs:{line + 3}:5`" in workspace.read_text()
+    assert f"`kernel/src/main.rs:{line + 3}:5`" in workspace.read_text()
 
 
 def test_error_in_a_terminal_is_printed_as_cargo_renders_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     demo = _demo_copy(tmp_path)
-    line = _append(tmp_path / "kernel" / "src" / "lib.rs", "\npub fn broken() -> u32 {\n    x\n}\n")
+    line = _append(
+        tmp_path / "kernel" / "src" / "main.rs", "\npub fn broken() -> u32 {\n    x\n}\n"
+    )
     with pytest.raises(BuildError):
         checks.check(demo, "fortress")
     err = capsys.readouterr().err
-    assert f"  --> src/lib.rs:{line + 2}:5" in err
+    assert f"  --> src/main.rs:{line + 2}:5" in err
     assert "::error" not in err
 
 
 def test_clippy_warning_fails_clippy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     demo = _demo_copy(tmp_path)
     _append(
-        tmp_path / "kernel" / "src" / "lib.rs",
+        tmp_path / "kernel" / "src" / "main.rs",
         "\n/// Length.\npub fn count(v: &alloc::vec::Vec<u32>) -> usize {\n    v.len()\n}\n",
     )
     checks.check(demo, "ludicrous")  # a lint is no compile error
@@ -127,13 +129,13 @@ def test_formatting_violation_fails_fmt(
     tmp_path: Path, workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     demo = _demo_copy(tmp_path)
-    _append(tmp_path / "kernel" / "src" / "lib.rs", "\npub fn  ugly( x:u32)->u32{x+1}\n")
+    _append(tmp_path / "kernel" / "src" / "main.rs", "\npub fn  ugly( x:u32)->u32{x+1}\n")
     with pytest.raises(BuildError, match=r"1 file\(s\) not formatted as rustfmt would"):
         checks.fmt(demo)
     err = capsys.readouterr().err
-    assert "::error file=kernel/src/lib.rs," in err
+    assert "::error file=kernel/src/main.rs," in err
     assert "+pub fn ugly(x: u32) -> u32 {" in err
-    assert "**`kernel/src/lib.rs`**" in workspace.read_text()
+    assert "**`kernel/src/main.rs`**" in workspace.read_text()
 
 
 KERNEL_BENCH = """
