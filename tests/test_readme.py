@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 
 from ci_tools.cli import build_parser
 from ci_tools.errors import ExitCode
@@ -33,5 +34,12 @@ def test_two_setup_commands() -> None:
     assert commands == ["./nox -s bench-linux -- --quick", "./nox -s tests"]
     assert os.access(REPO / "nox", os.X_OK)
     # CI extracts the commands from this very section and runs them as written.
-    ci_run = (REPO / ".ci" / "run").read_text()
-    assert "/^## Set-up: two commands/" in ci_run
+    extracted = subprocess.run(
+        [REPO / ".ci" / "readme-commands", REPO / "README.md"],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert extracted == commands
+    assert (
+        "mapfile -t commands < <(.ci/readme-commands README.md)"
+        in (REPO / ".ci" / "run").read_text()
+    )
