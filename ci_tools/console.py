@@ -15,6 +15,7 @@ bench binary run natively on the host.  It guarantees:
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -71,11 +72,11 @@ def _spawn_error(program: str, exc: BaseException) -> SetupError:
             hint="mount devpts on /dev/pts (`mount -t devpts devpts /dev/pts`); in a chroot or "
             "container, bind-mount the host's /dev/pts or start it with a /dev/pts",
         )
-    return SetupError(
-        f"cannot start {program}: {text}",
-        hint="a limit of this host (open files, processes, memory): check `ulimit -a` and "
-        "free memory, then run again",
-    )
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.EACCES, errno.ENOEXEC):
+        hint = f"check that {program} exists, is executable and is a program for this machine"
+    else:
+        hint = "a limit of this host (open files, processes, memory): check `ulimit -a` and free memory"
+    return SetupError(f"cannot start {program}: {text}", hint=hint)
 
 
 def _kill(child: pexpect.spawn) -> None:
