@@ -75,7 +75,7 @@ def _spawn_error(program: str, exc: BaseException) -> SetupError:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.EACCES, errno.ENOEXEC):
         hint = f"check that {program} exists, is executable and is a program for this machine"
     else:
-        hint = "a limit of this host (open files, processes, memory): check `ulimit -a` and free memory"
+        hint = "a limit of this host (open files, processes, memory): see `ulimit -a`, free memory"
     return SetupError(f"cannot start {program}: {text}", hint=hint)
 
 
