@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_compare import make, suite
 
 from ci_tools import cli, compare, results
+
+from conftest import make, suite
 
 RESULTS = Path(__file__).parent / "fixtures" / "results"
 REPO = Path(__file__).resolve().parent.parent

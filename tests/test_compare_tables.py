@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_compare import make, suite
 
 from ci_tools import compare, results, tables
 from ci_tools.compare import Verdict
 from ci_tools.errors import BadInputError
+
+from conftest import make, suite
 
 RESULTS = Path(__file__).parent / "fixtures" / "results"
 
