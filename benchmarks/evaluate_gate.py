@@ -301,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-collect", action="store_true", help="analyse existing files only")
     args = parser.parse_args(argv)
     if args.data is None:
-        from ci_tools.paths import cache_dir
+        from ci_tools.util.paths import cache_dir
 
         args.data = cache_dir("evaluate-gate")
     min_effects = compare.min_effects_from_config(args.config) if args.config else None

@@ -22,8 +22,8 @@ from pathlib import Path
 from ci_tools import output
 from ci_tools.console import Ending, Limits, read_console
 from ci_tools.errors import BadInputError, ExitCode, RunFailed
-from ci_tools.paths import cache_dir
 from ci_tools.qemu import _KVM_FAILURE, qemu_binary, qemu_version
+from ci_tools.util.paths import cache_dir
 
 KVM_DEVICE = Path("/dev/kvm")
 PROBE_SECONDS = 8.0

@@ -6,9 +6,10 @@ import hashlib
 import os
 from pathlib import Path
 
-from ci_tools import output, proc
+from ci_tools import output
 from ci_tools.errors import BuildError
-from ci_tools.paths import cache_dir, data_file
+from ci_tools.util import proc
+from ci_tools.util.paths import cache_dir, data_file
 
 COMPILER = "musl-gcc"
 CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-Werror")

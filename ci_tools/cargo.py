@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ci_tools import proc
 from ci_tools.config import Config, KernelCrate, Profile
 from ci_tools.errors import CiToolsError, SetupError
+from ci_tools.util import proc
 
 ToolchainKind = Literal["rustup", "debian"]
 Subcommand = Literal["check", "clippy", "build"]

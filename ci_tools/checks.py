@@ -11,10 +11,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci_tools import cargo, diagnostics, output, proc
+from ci_tools import cargo, diagnostics, output
 from ci_tools.config import Config, Profile
 from ci_tools.diagnostics import CargoRun
 from ci_tools.errors import BuildError
+from ci_tools.util import proc
 
 
 def report_base(config: Config) -> Path:

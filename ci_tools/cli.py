@@ -475,6 +475,7 @@ def _bench_pr(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from ci_tools import compare, results, tables
+    from ci_tools.util import files
 
     loaded = [results.load(path) for path in args.files]
     if args.pairs and len(loaded) % 2:
@@ -494,7 +495,7 @@ def _compare(args: argparse.Namespace) -> int:
     print(tables.comparison_plain(comparison) if args.plain else tables.comparison_text(comparison))
     markdown = compare.render_markdown(comparison)
     if args.markdown:
-        results.write_atomic(args.markdown, markdown)
+        files.write_atomic(args.markdown, markdown)
     output.append_summary(markdown)
     return comparison.exit_code
 
@@ -503,9 +504,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     import json
 
     from ci_tools import compare, results
+    from ci_tools.util import files
 
     document = compare.calibrate([results.load(p) for p in args.files], force=args.force)
-    results.write_atomic(args.output, json.dumps(document, indent=2) + "\n")
+    files.write_atomic(args.output, json.dumps(document, indent=2) + "\n")
     for name, floor in document["noise_floor"].items():
         print(f"{name:<16} {floor:7.1%}")
     print(f"\ncalibration: {args.output}")
@@ -514,6 +516,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _cost(args: argparse.Namespace) -> int:
     from ci_tools import compare, results, tables
+    from ci_tools.util import files
 
     cost = compare.cost_table(
         results.load(args.reference), [results.load(p) for p in args.files], force=args.force
@@ -521,7 +524,7 @@ def _cost(args: argparse.Namespace) -> int:
     print(tables.cost_text(cost))
     markdown = tables.cost_markdown(cost)
     if args.markdown:
-        results.write_atomic(args.markdown, markdown)
+        files.write_atomic(args.markdown, markdown)
     output.append_summary(markdown)
     return ExitCode.OK
 

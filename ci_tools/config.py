@@ -24,7 +24,7 @@ from typing import Any, Literal, cast
 import jsonschema
 
 from ci_tools.errors import BadInputError
-from ci_tools.results import load_schema
+from ci_tools.util.schemas import load_schema
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -27,8 +27,8 @@ from typing import BinaryIO
 import pexpect
 
 from ci_tools import output
-from ci_tools.proc import die_with_parent, which
 from ci_tools.protocol import strip_line
+from ci_tools.util.proc import die_with_parent, which
 
 
 class Ending(str, Enum):

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ci_tools import accel, kernels, output, ports, proc, qemu, setup
+from ci_tools import accel, kernels, output, ports, qemu, setup
 from ci_tools.errors import CiToolsError, ExitCode
+from ci_tools.util import proc
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,11 +24,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ci_tools import cargo, checks, output, proc
+from ci_tools import cargo, checks, output
 from ci_tools.config import Config, KernelBuild, Profile
 from ci_tools.errors import BuildError, HarnessError
-from ci_tools.paths import cache_dir, sha256_file
-from ci_tools.results import write_atomic
+from ci_tools.util import proc
+from ci_tools.util.files import write_atomic
+from ci_tools.util.paths import cache_dir, sha256_file
 
 if sys.version_info >= (3, 11):
     import tomllib

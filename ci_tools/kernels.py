@@ -6,9 +6,10 @@ import os
 import re
 from pathlib import Path
 
-from ci_tools import output, proc
+from ci_tools import output
 from ci_tools.errors import SetupError
-from ci_tools.paths import cache_dir
+from ci_tools.util import proc
+from ci_tools.util.paths import cache_dir
 
 ENV_VAR = "CI_TOOLS_LINUX_KERNEL"
 # The distribution's "current kernel" package: Debian's, then Ubuntu's.

@@ -20,8 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_tools import output, proc
+from ci_tools import output
 from ci_tools.errors import BadInputError, SetupError
+from ci_tools.util import proc
 
 OWNER_FILE = "owner.pid"
 PIDFILE = "qemu.pid"

@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import ci_tools
-from ci_tools import github, output, proc, results
+from ci_tools import github, output, results
 from ci_tools.errors import BadInputError, CiToolsError, ExitCode
+from ci_tools.util import files, proc, schemas
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "bench-pr-v1.schema.json"
@@ -131,10 +132,10 @@ def _harness_env() -> dict[str, str]:
 
 
 def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    errors = results.schema_errors(manifest, MANIFEST_SCHEMA)
+    errors = schemas.schema_errors(manifest, MANIFEST_SCHEMA)
     if errors:  # pragma: no cover - a bug here
         raise CiToolsError(f"refusing to write an invalid manifest: {errors}")
-    results.write_atomic(path, json.dumps(manifest, indent=2) + "\n")
+    files.write_atomic(path, json.dumps(manifest, indent=2) + "\n")
 
 
 def run(
@@ -200,7 +201,7 @@ def run(
             shutil.rmtree(work, ignore_errors=True)
     report = evaluate(out)
     markdown = report.markdown()
-    results.write_atomic(out / "summary.md", markdown)
+    files.write_atomic(out / "summary.md", markdown)
     output.append_summary(markdown)
     print(markdown)
     report.annotate()
@@ -320,7 +321,7 @@ def load_manifest(folder: Path) -> dict[str, Any]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BadInputError(f"{path}: not a readable bench-pr manifest ({exc})") from exc
-    errors = results.schema_errors(document, MANIFEST_SCHEMA)
+    errors = schemas.schema_errors(document, MANIFEST_SCHEMA)
     if errors:
         listing = "\n".join(f"  - {e}" for e in errors[:20])
         raise BadInputError(f"{path}: {len(errors)} error(s) against {MANIFEST_SCHEMA}:\n{listing}")

@@ -19,13 +19,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ci_tools import ports, proc
+from ci_tools import ports
 from ci_tools.console import ConsoleRun, Ending, Limits, read_console
 from ci_tools.errors import BadInputError, HarnessError, Interrupted
 from ci_tools.ports import Forward
 from ci_tools.protocol import ParsedOutput, parse_console
 from ci_tools.qmp import QmpClient
 from ci_tools.results import Status, StatusKind
+from ci_tools.util import proc
 
 QEMU = "qemu-system-x86_64"
 VM_NAME_PREFIX = "ci_tools-"

@@ -9,46 +9,19 @@ other with a message that says which versions this ci_tools reads.
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from ci_tools.errors import BadInputError, ExitCode, HarnessError
-from ci_tools.paths import data_file
+from ci_tools.util.files import write_atomic
+from ci_tools.util.schemas import schema_errors
 
 SCHEMA_VERSION = 1
 SCHEMAS = {1: "results-v1.schema.json"}
-
-
-@cache
-def load_schema(filename: str) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(data_file(f"schemas/{filename}").read_text())
-    return schema
-
-
-def schema_errors(document: Any, filename: str) -> list[str]:
-    """Every way ``document`` breaks the schema, as 'path: message' lines."""
-    schema = load_schema(filename)
-    validator = jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
-    return [f"{_json_path(e.absolute_path)}: {e.message}" for e in errors]
-
-
-def _json_path(path: Any) -> str:
-    out = "$"
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
 
 
 class StatusKind(str, Enum):
@@ -191,21 +164,6 @@ def load(path: Path) -> Result:
         ) from exc
     validate(document, source=str(path))
     return Result(document, path)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save(document: Mapping[str, Any], path: Path) -> Result:

@@ -10,8 +10,9 @@ import os
 import shutil
 from pathlib import Path
 
-from ci_tools import kernels, output, proc
+from ci_tools import kernels, output
 from ci_tools.errors import SetupError
+from ci_tools.util import proc
 
 # program -> Debian package that provides it
 SYSTEM_PACKAGES = {

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ci_tools import proc
+from ci_tools.util import proc
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import cargo, checks, config, kernel_build, paths
+from ci_tools import cargo, checks, config, kernel_build
 from ci_tools.errors import BuildError
+from ci_tools.util import paths
 
 from conftest import FIXTURES, REPO
 

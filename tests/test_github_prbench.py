@@ -374,4 +374,6 @@ def test_the_default_boots_let_the_whole_matrix_reach_a_verdict() -> None:
 def test_the_manifest_schema_is_a_valid_json_schema() -> None:
     import jsonschema
 
-    jsonschema.Draft202012Validator.check_schema(results.load_schema(prbench.MANIFEST_SCHEMA))
+    from ci_tools.util import schemas
+
+    jsonschema.Draft202012Validator.check_schema(schemas.load_schema(prbench.MANIFEST_SCHEMA))

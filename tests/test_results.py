@@ -11,17 +11,9 @@ import jsonschema
 import pytest
 
 from ci_tools.errors import BadInputError, HarnessError
-from ci_tools.results import (
-    SCHEMAS,
-    Status,
-    StatusKind,
-    load,
-    load_schema,
-    save,
-    schema_errors,
-    validate,
-    write_atomic,
-)
+from ci_tools.results import SCHEMAS, Status, StatusKind, load, save, validate
+from ci_tools.util.files import write_atomic
+from ci_tools.util.schemas import load_schema, schema_errors
 
 from conftest import FIXTURES
 
@@ -111,7 +103,7 @@ def test_atomic_write_keeps_old_file_on_failure(
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("ci_tools.results.os.fsync", disk_full)
+    monkeypatch.setattr("ci_tools.util.files.os.fsync", disk_full)
     with pytest.raises(OSError, match="No space"):
         write_atomic(out, "new")
     assert out.read_text() == "old"

@@ -1,7 +1,7 @@
 """The one way ci_tools runs other programs.
 
 - the program is resolved first, and a missing one is a ``SetupError`` that
-  names the package to install;
+  names the package to install (``util.packages``);
 - the command is logged, quoted, before it runs; ``shell=True`` is never used;
 - a failure is a ``CommandFailed`` carrying the return code and output tail;
 - children are killed if anything goes wrong while they run (``Ctrl-C``,
@@ -21,16 +21,7 @@ from pathlib import Path
 
 from ci_tools import output
 from ci_tools.errors import CiToolsError, ExitCode, SetupError
-
-# Debian/Ubuntu package that provides each external program we call.
-INSTALL_HINTS: dict[str, str] = {
-    "qemu-system-x86_64": "apt-get install --no-install-recommends qemu-system-x86",
-    "musl-gcc": "apt-get install musl-tools",
-    "apt-get": "ci_tools fetches guest kernels with apt-get; on other systems set "
-    "[linux] kernel = '/path/to/vmlinuz' in the config",
-    "dpkg-deb": "apt-get install dpkg",
-    "cargo": "install a Rust toolchain (rustup, or apt-get install cargo-web rustc-web)",
-}
+from ci_tools.util import packages
 
 _PR_SET_PDEATHSIG = 1
 
@@ -60,7 +51,7 @@ def which(program: str, *, hint: str | None = None) -> str:
     if found is None:
         raise SetupError(
             f"{program} is not installed (not found on PATH)",
-            hint=hint or INSTALL_HINTS.get(program, f"install {program}"),
+            hint=hint or packages.install_hint(program),
         )
     return found
 

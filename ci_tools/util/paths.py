@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ci_tools.errors import HarnessError
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # the ci_tools package
 
 
 def data_file(relative: str) -> Path:
