@@ -29,7 +29,7 @@ from ci_tools.ports import Forward
 from ci_tools.protocol import ParsedOutput, parse_console
 from ci_tools.qemu import BootOutcome, GuestSpec, Mode, boot, qemu_binary, qemu_version
 from ci_tools.results import COMPLETE, Result, Status, StatusKind, save
-from ci_tools.util import proc
+from ci_tools.util import git
 from ci_tools.util.paths import cache_dir, sha256_file
 
 CORE_BENCHMARKS = (
@@ -142,15 +142,6 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _git() -> tuple[str | None, bool | None]:
-    try:
-        head = proc.run(["git", "rev-parse", "HEAD"], quiet=True).stdout.strip()
-        dirty = bool(proc.run(["git", "status", "--porcelain"], quiet=True).stdout.strip())
-    except CiToolsError:
-        return None, None
-    return head, dirty
-
-
 def host_cpu() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -191,7 +182,7 @@ def _document(
     collected: _Collected,
     status: Status,
 ) -> dict[str, Any]:
-    commit, dirty = _git()
+    commit, dirty = git.head()
     target = {**target, "bench_binary": {**target["bench_binary"], "suite": collected.suite}}
     return {
         "schema_version": 1,

@@ -37,6 +37,7 @@ import ci_tools
 from ci_tools import github, output, results
 from ci_tools.errors import BadInputError, CiToolsError, ExitCode
 from ci_tools.util import files, proc, schemas
+from ci_tools.util.git import git
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "bench-pr-v1.schema.json"
@@ -66,10 +67,6 @@ class RunOptions:
     output_dir: Path = Path("bench-pr")
     work_dir: Path | None = None
     repo: Path = Path()
-
-
-def _git(repo: Path, *args: str) -> str:
-    return proc.run(["git", *args], cwd=repo, quiet=True).stdout.strip()
 
 
 def nox_sessions(tree: Path) -> list[dict[str, Any]]:
@@ -149,9 +146,9 @@ def run(
     repo = options.repo.resolve()
     (out / "results").mkdir(parents=True, exist_ok=True)
     with output.group("merge base"):
-        merge_base = _git(repo, "merge-base", options.base, options.head)
-        head_now = _git(repo, "rev-parse", "HEAD")
-        if head_now != _git(repo, "rev-parse", options.head):
+        merge_base = git(repo, "merge-base", options.base, options.head)
+        head_now = git(repo, "rev-parse", "HEAD")
+        if head_now != git(repo, "rev-parse", options.head):
             raise BadInputError(
                 f"{repo} has {head_now[:12]} checked out, not the PR head {options.head[:12]}",
                 hint="check out the PR head (actions/checkout with ref: the head sha)",
@@ -166,7 +163,7 @@ def run(
         "version": 1,
         "pr": options.pr,
         "repository": options.repository,
-        "base_sha": _git(repo, "rev-parse", options.base),
+        "base_sha": git(repo, "rev-parse", options.base),
         "merge_base": merge_base,
         "head_sha": head_now,
         "boots": boots,
@@ -179,8 +176,8 @@ def run(
     work = options.work_dir or Path(tempfile.mkdtemp(prefix="ci_tools-bench-pr-"))
     base_tree = work / "base"
     if base_tree.exists():
-        _git(repo, "worktree", "remove", "--force", str(base_tree))
-    _git(repo, "worktree", "add", "--detach", str(base_tree), merge_base)
+        git(repo, "worktree", "remove", "--force", str(base_tree))
+    git(repo, "worktree", "add", "--detach", str(base_tree), merge_base)
     trees = {"base": base_tree, "head": repo}
     try:
         for index, entry in enumerate(manifest["profiles"]):
@@ -196,7 +193,7 @@ def run(
                 entry[side] = _side_state(code, result)
                 _write_manifest(out / MANIFEST, manifest)
     finally:
-        _git(repo, "worktree", "remove", "--force", str(base_tree))
+        git(repo, "worktree", "remove", "--force", str(base_tree))
         if options.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
     report = evaluate(out)
