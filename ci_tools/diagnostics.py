@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ci_tools import output
+from ci_tools.util import markdown
+from ci_tools.util.text import strip_ansi
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\(B")
 # rustc's closing remarks: no span, nothing to annotate.
 _NOISE = re.compile(r"^(aborting due to|For more information about|Some errors have detailed)")
 _LEVELS = {"error": "error", "error: internal compiler error": "error", "warning": "warning"}
@@ -130,7 +131,7 @@ def parse_cargo(text: str, *, base: Path) -> CargoRun:
                 data = None
         if not isinstance(data, dict):
             if stripped:
-                run.transcript.append(_ANSI.sub("", line.rstrip()))
+                run.transcript.append(strip_ansi(line.rstrip()))
             continue
         reason = data.get("reason")
         if reason == "compiler-message":
@@ -141,7 +142,7 @@ def parse_cargo(text: str, *, base: Path) -> CargoRun:
                 continue
             seen.add(key)
             if rendered:
-                run.transcript.append(_ANSI.sub("", rendered))
+                run.transcript.append(strip_ansi(rendered))
             if diagnostic is not None:
                 run.diagnostics.append(diagnostic)
         elif reason == "compiler-artifact":
@@ -149,10 +150,6 @@ def parse_cargo(text: str, *, base: Path) -> CargoRun:
         elif reason == "build-finished":
             run.success = bool(data.get("success"))
     return run
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def summary_markdown(title: str, run: CargoRun, *, failed: bool) -> str:
@@ -163,7 +160,7 @@ def summary_markdown(title: str, run: CargoRun, *, failed: bool) -> str:
         for d in run.diagnostics:
             level = f"{d.level}[{d.code}]" if d.code else d.level
             where = f"`{d.location}`" if d.location else ""
-            lines.append(f"| {level} | {where} | {_cell(d.message)} |")
+            lines.append(f"| {level} | {where} | {markdown.cell(d.message)} |")
         rendered = "\n".join(d.rendered.rstrip() for d in run.diagnostics if d.rendered)
         if rendered:
             lines += ["", "<details><summary>compiler output</summary>", "", "```text"]
@@ -233,7 +230,7 @@ def parse_rustfmt(text: str, *, base: Path) -> tuple[list[FormatDiff], list[str]
             )
 
     for raw in text.splitlines():
-        line = _ANSI.sub("", raw)
+        line = strip_ansi(raw)
         header = _DIFF_HEADER.match(line)
         if header:
             flush()

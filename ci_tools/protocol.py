@@ -27,11 +27,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-# CSI sequences (colours, cursor moves), OSC strings, charset designations,
-# and the other two-byte escapes (SeaBIOS ends with ESC c, a terminal reset).
-_ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()*+][ -~]|\x1b[@-~]"
-)
+from ci_tools.util.text import strip_ansi
+
 # A Linux printk line: "[    1.234567] message".
 _KLOG = re.compile(r"\[\s*\d+\.\d+\]\s")
 _NAME = r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}"  # as the result schema's "name"
@@ -58,7 +55,7 @@ _PANIC = re.compile(
 
 def strip_line(line: str) -> str:
     """One console line without ANSI codes and carriage returns."""
-    return _ANSI.sub("", line).replace("\r", "")
+    return strip_ansi(line).replace("\r", "")
 
 
 def clean_console(raw: str) -> list[str]:
@@ -67,7 +64,7 @@ def clean_console(raw: str) -> list[str]:
     A kernel message printed into the middle of a user-space line (the
     serial port interleaves them) is removed and the two halves are joined.
     """
-    text = _ANSI.sub("", raw.replace("\r\n", "\n").replace("\r", "\n"))
+    text = strip_ansi(raw.replace("\r\n", "\n").replace("\r", "\n"))
     lines: list[str] = []
     carry = ""
     for line in text.split("\n"):
