@@ -37,6 +37,7 @@ import ci_tools
 from ci_tools import github, output, results
 from ci_tools.errors import BadInputError, CiToolsError, ExitCode
 from ci_tools.util import files, proc, schemas
+from ci_tools.util import markdown as md
 from ci_tools.util.git import git
 
 MANIFEST = "manifest.json"
@@ -239,12 +240,6 @@ def result_path(folder: Path, profile: str, side: str) -> Path:
     return folder / "results" / f"{profile}.{side}.json"
 
 
-def _code_span(text: str) -> str:
-    """Untrusted text as inline code: no links, mentions or HTML can come through."""
-    flat = " ".join(str(text).replace("`", "'").split())[:300]
-    return f"`{flat}`"
-
-
 @dataclass(frozen=True, kw_only=True)
 class Outcome:
     profile: str
@@ -377,7 +372,7 @@ def evaluate(
             )
             for s in sides:
                 reason = entry[s].get("reason", entry[s]["state"])
-                problems.append(f"- {name}, {s}: {_code_span(reason)}")
+                problems.append(f"- {name}, {s}: {md.code(reason, limit=300, table=False)}")
             continue
         try:
             pairs[name] = (
@@ -388,7 +383,7 @@ def evaluate(
             failed[name] = Outcome(
                 profile=name, code=int(ExitCode.BAD_INPUT), verdict="could not compare"
             )
-            problems.append(f"- {name}: {_code_span(exc.message)}")
+            problems.append(f"- {name}: {md.code(exc.message, limit=300, table=False)}")
 
     comparison = None
     if pairs:
@@ -404,7 +399,7 @@ def evaluate(
                     failed[name] = Outcome(
                         profile=name, code=int(ExitCode.BAD_INPUT), verdict="could not compare"
                     )
-                    problems.append(f"- {name}: {_code_span(exc.message)}")
+                    problems.append(f"- {name}: {md.code(exc.message, limit=300, table=False)}")
             comparison = compare_pairs(list(pairs.values())) if pairs else None
 
     outcomes = []

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from ci_tools.compare import Comparison, Cost, Row, Side, Verdict
+from ci_tools.util import markdown as md
 
 GITHUB_COMMENT_LIMIT = 65_536
 
@@ -68,53 +69,14 @@ def _verdict(row: Row, *, markdown: bool = False) -> str:
 def _cells(row: Row, *, several: bool, markdown: bool) -> list[str]:
     name = f"{row.benchmark} ({row.head_label})" if several else row.benchmark
     if markdown:
-        name = md_code(name)
+        name = md.code(name)
     return [name, _side(row.base), _side(row.head), _ratio(row), _ci(row), _p(row),
             _threshold(row), _verdict(row, markdown=markdown),
             _escape(row.reason, markdown)]  # fmt: skip
 
 
 def _escape(text: str, markdown: bool) -> str:
-    return md_text(text) if markdown else text
-
-
-_MD_SPECIAL = "\\`*_[]|#!~"
-
-
-def md_text(text: str, *, limit: int = 300) -> str:
-    """Text from result files, made inert in GitHub markdown.
-
-    Result files of a pull request are written by code the PR controls:
-    benchmark names, skip reasons and file names must not become links,
-    images, HTML, table cells or @mentions in the comment.
-    """
-    flat = " ".join(str(text).split())
-    if len(flat) > limit:
-        flat = flat[: limit - 1] + "…"
-    out = []
-    for ch in flat:
-        if ch in _MD_SPECIAL:
-            out.append("\\" + ch)
-        elif ch == "<":
-            out.append("&lt;")
-        elif ch == ">":
-            out.append("&gt;")
-        elif ch == "&":
-            out.append("&amp;")
-        elif ch == "@":
-            out.append("@&#8203;")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def md_code(text: str, *, limit: int = 80) -> str:
-    """A name as inline code; backticks, line breaks and table pipes cannot end it early.
-
-    (In a GitHub table a pipe splits the cell even inside code; ``\\|`` does not.)
-    """
-    flat = " ".join(str(text).replace("`", "'").split())[:limit]
-    return "`" + flat.replace("|", "\\|") + "`"
+    return md.text(text) if markdown else text
 
 
 def _several(comparison: Comparison) -> bool:
@@ -123,7 +85,7 @@ def _several(comparison: Comparison) -> bool:
 
 def _title(comparison: Comparison, *, markdown: bool = False) -> str:
     text = _plain_title(comparison)
-    return md_text(text) if markdown else text
+    return md.text(text) if markdown else text
 
 
 def _plain_title(comparison: Comparison) -> str:
@@ -175,7 +137,7 @@ def _markdown(comparison: Comparison, shown: Sequence[Row], left_out: dict[Verdi
     out = [f"### Benchmarks: {_title(comparison, markdown=True)}", ""]
     out += [f"**{_headline(comparison)}**", ""]
     for w in _warnings(comparison):
-        out += [f"> [!WARNING]\n> {md_text(w, limit=2000)}", ""]
+        out += [f"> [!WARNING]\n> {md.text(w, limit=2000)}", ""]
     if top:
         out += [_md_table(top, several), ""]
     if unchanged:
@@ -196,7 +158,7 @@ def _markdown(comparison: Comparison, shown: Sequence[Row], left_out: dict[Verdi
             "",
         ]
     # Notes name extras from the result files: inert text, like every other name.
-    out += [f"<sub>{md_text(n, limit=2000)}</sub>" for n in comparison.notes]
+    out += [f"<sub>{md.text(n, limit=2000)}</sub>" for n in comparison.notes]
     return "\n".join(out) + "\n"
 
 
@@ -267,12 +229,12 @@ def comparison_plain(comparison: Comparison) -> str:
 
 def _cost_rows(cost: Cost, markdown: bool) -> tuple[list[str], list[list[str]]]:
     """One column per profile: median ns/iter, then (x fastest profile, x reference)."""
-    ref = md_text(cost.reference) if markdown else cost.reference
+    ref = md.text(cost.reference) if markdown else cost.reference
     headers = ["benchmark", f"{ref} ns/iter"]
-    headers += [f"{md_text(p) if markdown else p} (vs fastest, vs {ref})" for p in cost.profiles]
+    headers += [f"{md.text(p) if markdown else p} (vs fastest, vs {ref})" for p in cost.profiles]
     rows = []
     for row in cost.rows:
-        name = md_code(row.benchmark) if markdown else row.benchmark
+        name = md.code(row.benchmark) if markdown else row.benchmark
         line = [name, _ns(row.reference) if row.reference is not None else "—"]
         fastest = row.fastest
         for m in row.medians:
@@ -308,5 +270,5 @@ def cost_text(cost: Cost) -> str:
 def cost_markdown(cost: Cost) -> str:
     headers, rows = _cost_rows(cost, markdown=True)
     table = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
-    notes = [f"<sub>{md_text(n, limit=2000)}</sub>" for n in _cost_notes(cost)]
+    notes = [f"<sub>{md.text(n, limit=2000)}</sub>" for n in _cost_notes(cost)]
     return "\n".join(["### Cost of each profile", "", table, "", *notes]) + "\n"

@@ -11,6 +11,7 @@ import pytest
 from ci_tools import compare, results, tables
 from ci_tools.compare import Verdict
 from ci_tools.errors import BadInputError
+from ci_tools.util import markdown
 
 from conftest import make, suite
 
@@ -159,7 +160,7 @@ def test_markdown_makes_text_from_result_files_inert() -> None:
     assert "@maintainer" not in md and "@&#8203;maintainer" in md
     assert "[link](" not in md and "\\[link\\](http://e)" in md
     assert "\n# head" not in md
-    assert tables.md_code("bad`name|x") == "`bad'name\\|x`"
+    assert markdown.code("bad`name|x") == "`bad'name\\|x`"
     row = next(line for line in md.splitlines() if line.startswith("| `stat`"))
     assert row.count(" | ") == 8  # no cell was split by the reason's pipe
 
