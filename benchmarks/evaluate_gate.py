@@ -75,7 +75,9 @@ class Boot:
 
 def collect(data: Path, mode: str, runs: int, boots: int, rounds: int) -> list[Result]:
     """``runs`` result files of ``boots`` boots each; existing files are reused."""
-    from ci_tools import bench, kernels, setup
+    from ci_tools import bench
+    from ci_tools.build import linux_guest
+    from ci_tools.host import provision
     from ci_tools.qemu import Mode
 
     out = []
@@ -84,11 +86,11 @@ def collect(data: Path, mode: str, runs: int, boots: int, rounds: int) -> list[R
         if path.exists():
             out.append(results.load(path))
             continue
-        setup.ensure_packages(tuple(setup.SYSTEM_PACKAGES))
+        provision.ensure_packages()
         # Each run gets its own command line (and so its own set of layouts).
         cmdline = bench.DEFAULT_CMDLINE + (f" ci_tools.eval={k}" if k else "")
         target = bench.GuestTarget(
-            name="linux", kernel=kernels.find_linux_kernel(None), cmdline=cmdline
+            name="linux", kernel=linux_guest.find_linux_kernel(None), cmdline=cmdline
         )
         options = bench.BenchOptions(
             rounds=rounds, boots=boots, mode=Mode(mode), accel="tcg", output=path

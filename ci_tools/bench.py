@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ci_tools import __version__, accel, output
-from ci_tools.benchbin import build_bench
+from ci_tools.build.benchbin import build_bench
+from ci_tools.build.initramfs import bench_initramfs
 from ci_tools.config import DEFAULT_CMDLINE
 from ci_tools.console import Ending, Limits, read_console
 from ci_tools.errors import BadInputError, CiToolsError, RunFailed
-from ci_tools.initramfs import bench_initramfs
 from ci_tools.ports import Forward
 from ci_tools.protocol import ParsedOutput, parse_console
 from ci_tools.qemu import BootOutcome, GuestSpec, Mode, boot, qemu_binary, qemu_version

@@ -341,9 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup(args: argparse.Namespace) -> int:
-    from ci_tools import setup
+    from ci_tools.host import provision
 
-    setup.ensure_all(for_tests=args.tests)
+    provision.ensure_all(for_tests=args.tests)
     return ExitCode.OK
 
 
@@ -530,21 +530,24 @@ def _cost(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ci_tools import checks, config
+    from ci_tools import config
+    from ci_tools.build import checks
 
     checks.check(config.load(args.config), args.profile)
     return ExitCode.OK
 
 
 def _clippy(args: argparse.Namespace) -> int:
-    from ci_tools import checks, config
+    from ci_tools import config
+    from ci_tools.build import checks
 
     checks.clippy(config.load(args.config), args.profiles)
     return ExitCode.OK
 
 
 def _fmt(args: argparse.Namespace) -> int:
-    from ci_tools import checks, config
+    from ci_tools import config
+    from ci_tools.build import checks
 
     checks.fmt(config.load(args.config))
     return ExitCode.OK

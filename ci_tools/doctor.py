@@ -16,8 +16,10 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ci_tools import accel, kernels, output, ports, qemu, setup
+from ci_tools import accel, config, output, ports, qemu
+from ci_tools.build import linux_guest, toolchain
 from ci_tools.errors import CiToolsError, ExitCode
+from ci_tools.host import provision
 from ci_tools.util import proc
 
 
@@ -35,19 +37,19 @@ def _qemu() -> Finding:
 
 
 def _guest_kernel() -> Finding:
-    return Finding(check="guest kernel", ok=True, detail=str(kernels.find_linux_kernel()))
+    return Finding(check="guest kernel", ok=True, detail=str(linux_guest.find_linux_kernel()))
 
 
 def _kvm() -> Finding:
     try:
-        kernel = kernels.find_linux_kernel()
+        kernel = linux_guest.find_linux_kernel()
     except CiToolsError:
         kernel = None
     if kernel is None:
         verdict = accel._open_device()  # no kernel to test-boot: the device check only
         if verdict is None:
             return Finding(check="KVM", ok=True, detail="/dev/kvm opens; not test-booted "
-                           "(no guest kernel)", fix=kernels.FETCH_HINT)  # fmt: skip
+                           "(no guest kernel)", fix=linux_guest.FETCH_HINT)  # fmt: skip
     else:
         verdict = accel.kvm_verdict(kernel)
     if verdict.usable:
@@ -68,13 +70,11 @@ def _c_compiler() -> Finding:
 
 
 def _rust() -> Finding:
-    from ci_tools import cargo, config
-
     if not config.default_path().exists():
         return Finding(check="Rust", ok=True, detail=f"no {config.DEFAULT_FILE} here: not checked")
     cfg = config.load()
-    toolchain = cargo.resolve(cfg)
-    return Finding(check="Rust", ok=True, detail=f"{toolchain.describe()} for every profile")
+    found = toolchain.resolve(cfg)
+    return Finding(check="Rust", ok=True, detail=f"{found.describe()} for every profile")
 
 
 def _stale_vms() -> Finding:
@@ -132,7 +132,7 @@ def main() -> int:
         "### ci_tools doctor\n\n"
         + tabulate(rows, headers=["check", "state", "detail", "fix"], tablefmt="github")
     )
-    missing = setup.missing_packages()
+    missing = provision.missing_packages()
     if missing and shutil.which("apt-get"):
         output.info(f"install the missing packages: python -m ci_tools setup (needs root): "
                     f"{', '.join(missing)}")  # fmt: skip

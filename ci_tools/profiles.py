@@ -14,15 +14,16 @@ A profile's bench table says which kernel boots:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_tools import bench, output, setup
+from ci_tools import bench, output
 from ci_tools.config import DEFAULT_CMDLINE, BenchSpec, Config, LinuxGuest, Profile
 from ci_tools.errors import BadInputError, SetupError
+from ci_tools.host import provision
 from ci_tools.ports import Forward
 from ci_tools.results import Result
+from ci_tools.util import packages
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,11 +57,11 @@ def bench_spec(config: Config, profile: Profile) -> BenchSpec:
 
 
 def _linux_kernel(linux: LinuxGuest, override: Path | None) -> Path:
-    from ci_tools import kernels
+    from ci_tools.build import linux_guest
 
     if override is not None or linux.kernel is not None:
-        return kernels.find_linux_kernel(override or linux.kernel)
-    return setup.ensure_guest_kernel()
+        return linux_guest.find_linux_kernel(override or linux.kernel)
+    return provision.ensure_guest_kernel()
 
 
 def _profile_kernel(
@@ -69,9 +70,9 @@ def _profile_kernel(
     if override is not None:
         return override
     if spec.build is not None:
-        from ci_tools import kernel_build
+        from ci_tools.build import kernel
 
-        return kernel_build.build_image(config, profile)
+        return kernel.build_image(config, profile)
     assert spec.image is not None  # the config's validation guarantees it
     if not spec.image.is_file():
         raise SetupError(
@@ -123,10 +124,8 @@ def linux_target(config: Config | None, overrides: Overrides = Overrides()) -> b
 
 def _ensure_tools(options: bench.BenchOptions) -> None:
     """QEMU, and musl-gcc unless another bench binary is given."""
-    programs: Sequence[str] = (
-        ("qemu-system-x86_64",) if options.binary else tuple(setup.SYSTEM_PACKAGES)
-    )
-    setup.ensure_packages(tuple(programs))
+    programs = ("qemu-system-x86_64",) if options.binary else packages.BENCH
+    provision.ensure_packages(programs)
 
 
 def run_linux_bench(

@@ -16,6 +16,7 @@ import pexpect
 import pytest
 
 from ci_tools import results
+from ci_tools.build.toolchain import RUST_SRC, Toolchain
 from ci_tools.results import Result
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -147,3 +148,39 @@ def suite(
         "mmap_fault": noisy(rng, n, 4000 * s.get("mmap_fault", 1), 0.06),
         "stat": noisy(rng, n, 4091 * s.get("stat", 1), 0.0005),
     }
+
+
+# --------------------------------------------------------------------------
+# Rust toolchains, for the cargo command builder and toolchain detection.
+
+VENDOR_ARGS = (
+    "--config",
+    'source.crates-io.replace-with="rust-src-vendor"',
+    "--config",
+    'source.rust-src-vendor.directory="/usr/lib/rustlib/src/rust/library/vendor"',
+)
+
+
+def fake_sysroot(tmp_path: Path, *, rust_src: bool, targets: tuple[str, ...] = ()) -> Path:
+    """A Rust sysroot with or without rust-src and the standard library of ``targets``."""
+    root = tmp_path / f"sysroot-{rust_src}-{len(targets)}"
+    if rust_src:
+        (root / RUST_SRC / "core").mkdir(parents=True)
+        (root / RUST_SRC / "core" / "Cargo.toml").write_text("")
+    for triple in targets:
+        (root / "lib" / "rustlib" / triple / "lib").mkdir(parents=True)
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def debian_toolchain() -> Toolchain:
+    """Debian's rust-web as detection finds it (vendored std sources)."""
+    return Toolchain(
+        kind="debian",
+        cargo="/usr/bin/cargo",
+        bin_dir=Path("/usr/bin"),
+        sysroot=Path("/usr"),
+        version="rustc 1.96.0",
+        env={"RUSTC": "/usr/bin/rustc", "RUSTC_BOOTSTRAP": "1"},
+        config_args=VENDOR_ARGS,
+    )

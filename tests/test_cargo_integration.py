@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import cargo, checks, config, kernel_build
+from ci_tools import config
+from ci_tools.build import checks, kernel, toolchain
 from ci_tools.errors import BuildError
 from ci_tools.util import paths
 
@@ -61,9 +62,9 @@ def _append(path: Path, code: str) -> int:
 
 def test_detected_toolchain_can_build_core() -> None:
     demo = config.load(DEMO_CONFIG)
-    toolchain = cargo.resolve(demo)
-    assert toolchain.has_rust_src
-    assert toolchain.kind == "rustup" or toolchain.env["RUSTC_BOOTSTRAP"] == "1"
+    found = toolchain.resolve(demo)
+    assert found.has_rust_src
+    assert found.kind == "rustup" or found.env["RUSTC_BOOTSTRAP"] == "1"
 
 
 @pytest.mark.parametrize("profile", ["fortress", "ludicrous"])  # one per target spec
@@ -152,7 +153,7 @@ def test_kernel_build_passes_init_script_and_rebuilds(tmp_path: Path, isolated_c
         text.replace('crate = "examples/kernel"', f'crate = "{DEMO_CRATE}"')
     )
     demo = config.load(tmp_path / "ci_tools.toml")
-    image = kernel_build.build_image(demo, demo.profile("ludicrous"))
+    image = kernel.build_image(demo, demo.profile("ludicrous"))
     assert b"/bin/bench" in image.read_bytes()
     first = paths.sha256_file(image)
     other = tmp_path / "other.toml"
@@ -160,7 +161,7 @@ def test_kernel_build_passes_init_script_and_rebuilds(tmp_path: Path, isolated_c
         (tmp_path / "ci_tools.toml").read_text().replace('"/bin/bench"', '"/bin/bench --full"')
     )
     demo = config.load(other)
-    image = kernel_build.build_image(demo, demo.profile("ludicrous"))
+    image = kernel.build_image(demo, demo.profile("ludicrous"))
     assert b"/bin/bench --full" in image.read_bytes()
     assert paths.sha256_file(image) != first
 
@@ -182,13 +183,13 @@ def test_stale_kernel_is_refused(
     (tmp_path / "b.toml").write_text(body.replace('"/bin/sh"', '"/bin/bench"'))
     first, second = config.load(tmp_path / "a.toml"), config.load(tmp_path / "b.toml")
     with pytest.raises(BuildError) as caught:
-        kernel_build.build_image(first, first.profile("fortress"))
+        kernel.build_image(first, first.profile("fortress"))
     assert caught.value.hint is not None
     assert 'println!("cargo::rerun-if-env-changed=INIT_SCRIPT");' in caught.value.hint
 
-    monkeypatch.setattr(kernel_build, "check_rerun_declarations", lambda *a: None)
-    kernel_build.build_image(first, first.profile("fortress"))
+    monkeypatch.setattr(kernel, "check_rerun_declarations", lambda *a: None)
+    kernel.build_image(first, first.profile("fortress"))
     with pytest.raises(BuildError, match="the build reused a stale kernel") as caught:
-        kernel_build.build_image(second, second.profile("fortress"))
+        kernel.build_image(second, second.profile("fortress"))
     assert caught.value.hint is not None
     assert f"add to fn main() in {crate / 'build.rs'}" in caught.value.hint

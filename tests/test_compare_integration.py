@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import results, setup, stats
+from ci_tools import results, stats
+from ci_tools.host import provision
 
 from guest import run_cli
 
@@ -24,7 +25,7 @@ BOOTS = stats.boots_needed(4, 0.01)
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    setup.ensure_guest_kernel()
+    provision.ensure_guest_kernel()
     folder = tmp_path_factory.mktemp("compare")
     paths = (folder / "base.json", folder / "head.json")
     for out in paths:

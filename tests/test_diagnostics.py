@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import diagnostics, output
+from ci_tools import output
+from ci_tools.build import diagnostics
 
 from conftest import FIXTURES
 

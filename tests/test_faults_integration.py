@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import results, setup
+from ci_tools import results
 from ci_tools.errors import ExitCode
+from ci_tools.host import provision
 
 from guest import REPO, build_c, qemu_processes, run_cli, vm_name
 
@@ -23,7 +24,7 @@ BASE_CMDLINE = "console=ttyS0 quiet panic=-1"
 
 @pytest.fixture(scope="module")
 def fault_init(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    setup.ensure_guest_kernel()
+    provision.ensure_guest_kernel()
     return build_c(REPO / "tests" / "faults" / "fault_init.c", tmp_path_factory.mktemp("fault"))
 
 
@@ -129,7 +130,7 @@ def test_qemu_that_cannot_start_is_retried_twice_then_named(tmp_path: Path) -> N
 def test_kvm_probe_classifies_and_auto_falls_back(tmp_path: Path) -> None:
     from ci_tools import accel
 
-    kernel = setup.ensure_guest_kernel()
+    kernel = provision.ensure_guest_kernel()
     verdict = accel.probe_kvm(kernel)
     out = tmp_path / "auto.json"
     run = run_cli("bench", "linux", "--quick", "--accel", "auto", "--mode", "wallclock",
@@ -162,7 +163,7 @@ def test_an_error_between_boots_keeps_the_boots_already_measured(tmp_path: Path)
         return qemu.boot(spec, **kwargs)  # type: ignore[arg-type]
 
     out = tmp_path / "r.json"
-    target = bench.GuestTarget(name="linux", kernel=setup.ensure_guest_kernel())
+    target = bench.GuestTarget(name="linux", kernel=provision.ensure_guest_kernel())
     options = bench.BenchOptions(quick=True, boots=3, accel="tcg", benchmarks=("getpid",),
                                  mode=qemu.Mode.WALLCLOCK, output=out)  # fmt: skip
     with pytest.raises(SetupError, match="already in use"):

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import results, setup
+from ci_tools import results
 from ci_tools.bench import CORE_BENCHMARKS
+from ci_tools.host import provision
 
 from guest import REPO, build_c, qemu_processes, run_cli, vm_name
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="session", autouse=True)
 def guest_kernel() -> Path:
-    return setup.ensure_guest_kernel()
+    return provision.ensure_guest_kernel()
 
 
 def test_linux_guest_quick_two_rounds(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_host_run(tmp_path: Path) -> None:
 
 
 def test_unchanged_source_is_not_rebuilt(tmp_path: Path, isolated_cache: Path) -> None:
-    from ci_tools.benchbin import build_bench
+    from ci_tools.build.benchbin import build_bench
 
     first = build_bench()
     mtime = first.stat().st_mtime_ns

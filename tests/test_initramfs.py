@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
+from ci_tools.build.initramfs import bench_initramfs, read_cpio, regular, write_cpio
 from ci_tools.errors import BadInputError
-from ci_tools.initramfs import bench_initramfs, read_cpio, regular, write_cpio
 
 
 def test_read_back_holds_init_and_console_nodes() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import kernel_build
+from ci_tools.build import kernel
 from ci_tools.errors import BuildError
 
 from conftest import FIXTURES, REPO
@@ -16,17 +16,17 @@ STALE_MANIFEST = FIXTURES / "kernel-stale" / "Cargo.toml"
 
 
 def test_demo_kernel_declares_init_script() -> None:
-    script = kernel_build.build_script(DEMO_MANIFEST)
+    script = kernel.build_script(DEMO_MANIFEST)
     assert script == DEMO_MANIFEST.parent / "build.rs"
-    assert kernel_build.declared_variables(script) == {"INIT_SCRIPT"}
-    kernel_build.check_rerun_declarations(DEMO_MANIFEST, {"INIT_SCRIPT": "/bin/bench"})
+    assert kernel.declared_variables(script) == {"INIT_SCRIPT"}
+    kernel.check_rerun_declarations(DEMO_MANIFEST, {"INIT_SCRIPT": "/bin/bench"})
 
 
 def test_missing_declaration_names_the_line_to_add() -> None:
     with pytest.raises(BuildError) as caught:
-        kernel_build.check_rerun_declarations(STALE_MANIFEST, {"INIT_SCRIPT": "/bin/bench"})
+        kernel.check_rerun_declarations(STALE_MANIFEST, {"INIT_SCRIPT": "/bin/bench"})
     script = STALE_MANIFEST.parent / "build.rs"
-    assert kernel_build.declared_variables(script) == set()  # its comment does not count
+    assert kernel.declared_variables(script) == set()  # its comment does not count
     assert f"{script} does not declare rerun-if-env-changed for INIT_SCRIPT" in caught.value.message
     assert caught.value.hint == (
         f'add to fn main() in {script}:\n    println!("cargo::rerun-if-env-changed=INIT_SCRIPT");'
@@ -39,7 +39,7 @@ def test_only_the_missing_variables_are_named(tmp_path: Path) -> None:
         'fn main() {\n    println!("cargo:rerun-if-env-changed=INIT_SCRIPT");\n}\n'
     )
     with pytest.raises(BuildError) as caught:
-        kernel_build.check_rerun_declarations(
+        kernel.check_rerun_declarations(
             tmp_path / "Cargo.toml", {"INIT_SCRIPT": "/bin/bench", "LOG": "trace"}
         )
     assert "for LOG:" in caught.value.message
@@ -49,7 +49,7 @@ def test_only_the_missing_variables_are_named(tmp_path: Path) -> None:
 def test_no_build_script_says_what_to_create(tmp_path: Path) -> None:
     (tmp_path / "Cargo.toml").write_text('[package]\nname = "k"\nversion = "0.0.0"\n')
     with pytest.raises(BuildError) as caught:
-        kernel_build.check_rerun_declarations(tmp_path / "Cargo.toml", {"INIT_SCRIPT": "/bin/x"})
+        kernel.check_rerun_declarations(tmp_path / "Cargo.toml", {"INIT_SCRIPT": "/bin/x"})
     assert caught.value.hint == (
         f"create {tmp_path / 'build.rs'} with:\nfn main() {{\n"
         '    println!("cargo::rerun-if-env-changed=INIT_SCRIPT");\n}'
@@ -60,18 +60,18 @@ def test_build_key_in_the_manifest_is_followed(tmp_path: Path) -> None:
     (tmp_path / "Cargo.toml").write_text(
         '[package]\nname = "k"\nversion = "0.0.0"\nbuild = "tools/build.rs"\n'
     )
-    assert kernel_build.build_script(tmp_path / "Cargo.toml") == tmp_path / "tools" / "build.rs"
+    assert kernel.build_script(tmp_path / "Cargo.toml") == tmp_path / "tools" / "build.rs"
     (tmp_path / "Cargo.toml").write_text(
         '[package]\nname = "k"\nversion = "0.0.0"\nbuild = false\n'
     )
-    assert kernel_build.build_script(tmp_path / "Cargo.toml") is None
+    assert kernel.build_script(tmp_path / "Cargo.toml") is None
 
 
 def test_unchanged_image_after_a_changed_variable_is_stale(tmp_path: Path) -> None:
     script = STALE_MANIFEST.parent / "build.rs"
     previous = {"env": {"INIT_SCRIPT": "/bin/sh"}, "sha256": "aa"}
     with pytest.raises(BuildError) as caught:
-        kernel_build.check_image_changed(
+        kernel.check_image_changed(
             tmp_path / "kernel.elf", previous=previous, env={"INIT_SCRIPT": "/bin/bench"},
             sha256="aa", script=script,
         )  # fmt: skip
@@ -83,7 +83,7 @@ def test_unchanged_image_after_a_changed_variable_is_stale(tmp_path: Path) -> No
 def test_declared_but_still_stale_blames_the_build_command(tmp_path: Path) -> None:
     previous = {"env": {"INIT_SCRIPT": "/bin/sh"}, "sha256": "aa"}
     with pytest.raises(BuildError) as caught:
-        kernel_build.check_image_changed(
+        kernel.check_image_changed(
             tmp_path / "kernel.elf", previous=previous, env={"INIT_SCRIPT": "/bin/bench"},
             sha256="aa", script=DEMO_MANIFEST.parent / "build.rs",
         )  # fmt: skip
@@ -99,7 +99,7 @@ def test_declared_but_still_stale_blames_the_build_command(tmp_path: Path) -> No
     ],
 )
 def test_image_check_passes(previous: dict[str, object] | None, sha: str, tmp_path: Path) -> None:
-    kernel_build.check_image_changed(
+    kernel.check_image_changed(
         tmp_path / "k", previous=previous, env={"INIT_SCRIPT": "/bin/bench"}, sha256=sha,
         script=None,
     )  # fmt: skip
@@ -107,7 +107,7 @@ def test_image_check_passes(previous: dict[str, object] | None, sha: str, tmp_pa
 
 def test_stamp_round_trip(tmp_path: Path, isolated_cache: Path) -> None:
     image = tmp_path / "kernel.elf"
-    assert kernel_build.read_stamp(image) is None
-    kernel_build.write_stamp(image, profile="fortress", env={"INIT_SCRIPT": "/x"}, sha256="cc")
-    stamp = kernel_build.read_stamp(image)
+    assert kernel.read_stamp(image) is None
+    kernel.write_stamp(image, profile="fortress", env={"INIT_SCRIPT": "/x"}, sha256="cc")
+    stamp = kernel.read_stamp(image)
     assert stamp is not None and stamp["env"] == {"INIT_SCRIPT": "/x"} and stamp["sha256"] == "cc"

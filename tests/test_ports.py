@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import ports, qemu, results, setup
+from ci_tools import ports, qemu, results
 from ci_tools.errors import BadInputError, ExitCode
+from ci_tools.host import provision
 
 from guest import qemu_processes, run_cli
 
@@ -116,7 +117,7 @@ def _dead_pid() -> int:
 
 @pytest.mark.integration
 def test_stale_qemu_of_ours_is_removed(tmp_path: Path) -> None:
-    setup.ensure_guest_kernel()
+    provision.ensure_guest_kernel()
     port = free_port()
     stale, name = _start_fake_stale_qemu(port, owner=_dead_pid())
     try:

@@ -24,7 +24,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ci_tools import cargo, checks, output
+from ci_tools import output
+from ci_tools.build import cargo
+from ci_tools.build.toolchain import resolve
 from ci_tools.config import Config, KernelBuild, Profile
 from ci_tools.errors import BuildError, HarnessError
 from ci_tools.util import proc
@@ -160,13 +162,13 @@ def _artifact(runs: list[dict[str, Any]], manifest: Path) -> Path | None:
 
 
 def _cargo_build(config: Config, profile: Profile, build: KernelBuild) -> Path | None:
-    toolchain = cargo.resolve(config, [profile])
+    toolchain = resolve(config, [profile])
     command = cargo.cargo_command(
         "build", config, profile, toolchain, release=build.release, env=build.env
     )
     title = f"cargo build ({profile.name})"
-    returncode, run = checks.run_cargo(
-        command, title=title, base=checks.report_base(config), profile=profile
+    returncode, run = cargo.run(
+        command, title=title, base=cargo.report_base(config), profile=profile
     )
     if returncode != 0:
         raise BuildError(f"{title} failed: {run.counts()}", hint="see the compiler output above")
@@ -175,7 +177,7 @@ def _cargo_build(config: Config, profile: Profile, build: KernelBuild) -> Path |
 
 def _command_build(config: Config, profile: Profile, build: KernelBuild) -> None:
     assert build.command is not None
-    toolchain = cargo.resolve(config, [profile])
+    toolchain = resolve(config, [profile])
     flags = cargo.profile_flags(config, profile, toolchain)
     env = {
         **toolchain.env,

@@ -1,47 +1,21 @@
 """``check``, ``clippy`` and ``fmt`` for the profiles of a config.
 
-Each runs the command ``ci_tools.cargo`` builds, reports what the compiler
-found through ``ci_tools.diagnostics`` and raises ``BuildError`` (exit code
+Each runs the command ``build.cargo`` builds, reports what the compiler
+found through ``build.diagnostics`` and raises ``BuildError`` (exit code
 5) when the check fails: a lint job that finds problems fails, always.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
-from ci_tools import cargo, diagnostics, output
+from ci_tools import output
+from ci_tools.build import cargo, diagnostics
+from ci_tools.build.diagnostics import CargoRun
+from ci_tools.build.toolchain import Toolchain, require_component, resolve
 from ci_tools.config import Config, Profile
-from ci_tools.diagnostics import CargoRun
 from ci_tools.errors import BuildError
 from ci_tools.util import proc
-
-
-def report_base(config: Config) -> Path:
-    """Annotation paths are relative to the checkout (GitHub's workspace)."""
-    return Path(os.environ.get("GITHUB_WORKSPACE") or config.root)
-
-
-def _first_build(command: cargo.CargoCommand, profile: Profile) -> bool:
-    """Whether cargo has never built for this target here (then core and alloc come first)."""
-    target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or command.cwd / "target")
-    name = Path(profile.target).stem if profile.target_is_spec else profile.target
-    return not (target_dir / name).is_dir()
-
-
-def run_cargo(
-    command: cargo.CargoCommand, *, title: str, base: Path, profile: Profile | None = None
-) -> tuple[int, CargoRun]:
-    output.phase(f"{title}: {command}")
-    if profile is not None and _first_build(command, profile):
-        output.info(f"{title}: first build for {profile.target}: core and alloc are compiled "
-                    "too (about half a minute)")  # fmt: skip
-    completed = proc.run(command.argv, cwd=command.cwd, env=command.env, check=False, quiet=True)
-    run = diagnostics.parse_cargo(completed.stdout, base=base)
-    failed = completed.returncode != 0
-    diagnostics.report(title, run, failed=failed)
-    return completed.returncode, run
 
 
 def _failure(title: str, returncode: int, run: CargoRun) -> BuildError:
@@ -55,8 +29,8 @@ def _failure(title: str, returncode: int, run: CargoRun) -> BuildError:
     )
 
 
-def _toolchain(config: Config, profiles: Sequence[Profile]) -> cargo.Toolchain:
-    toolchain = cargo.resolve(config, profiles)
+def _toolchain(config: Config, profiles: Sequence[Profile]) -> Toolchain:
+    toolchain = resolve(config, profiles)
     output.info(f"toolchain: {toolchain.describe()}")
     return toolchain
 
@@ -66,7 +40,9 @@ def check(config: Config, name: str) -> None:
     toolchain = _toolchain(config, [profile])
     title = f"cargo check ({profile.name})"
     command = cargo.cargo_command("check", config, profile, toolchain)
-    returncode, run = run_cargo(command, title=title, base=report_base(config), profile=profile)
+    returncode, run = cargo.run(
+        command, title=title, base=cargo.report_base(config), profile=profile
+    )
     if returncode != 0:
         raise _failure(title, returncode, run)
 
@@ -75,12 +51,14 @@ def clippy(config: Config, names: Sequence[str] = ()) -> None:
     """clippy with each profile's check flags; all profiles run, then failures are raised."""
     profiles = [config.profile(n) for n in (names or config.clippy.profiles)]
     toolchain = _toolchain(config, profiles)
-    cargo.require_component(toolchain, "cargo-clippy", "clippy")
+    require_component(toolchain, "cargo-clippy", "clippy")
     failed = []
     for profile in profiles:
         title = f"cargo clippy ({profile.name})"
         command = cargo.cargo_command("clippy", config, profile, toolchain)
-        returncode, run = run_cargo(command, title=title, base=report_base(config), profile=profile)
+        returncode, run = cargo.run(
+            command, title=title, base=cargo.report_base(config), profile=profile
+        )
         if returncode != 0:
             failed.append((profile.name, _failure(title, returncode, run)))
     if failed:
@@ -99,11 +77,11 @@ def clippy(config: Config, names: Sequence[str] = ()) -> None:
 
 def fmt(config: Config) -> None:
     toolchain = _toolchain(config, config.profiles)  # the one check and clippy use
-    cargo.require_component(toolchain, "cargo-fmt", "rustfmt")
+    require_component(toolchain, "cargo-fmt", "rustfmt")
     command = cargo.fmt_command(config, toolchain)
     output.phase(f"cargo fmt --check: {command}")
     completed = proc.run(command.argv, cwd=command.cwd, env=command.env, check=False, quiet=True)
-    diffs, other = diagnostics.parse_rustfmt(completed.stdout, base=report_base(config))
+    diffs, other = diagnostics.parse_rustfmt(completed.stdout, base=cargo.report_base(config))
     diagnostics.report_format("cargo fmt --check", diffs, other)
     files = diagnostics.by_file(diffs)
     if completed.returncode == 0 and not diffs:

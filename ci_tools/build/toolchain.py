@@ -1,13 +1,4 @@
-"""The one cargo command builder, and the toolchain that runs it.
-
-``cargo check``, ``cargo clippy`` and the kernel's ``cargo build`` all get
-their flags from ``profile_flags``, so a lint can never look at another
-build than the check (Kevlar's ``make lint`` ran clippy without the target
-spec, build-std or the profile's features):
-
-    cargo <sub> [-Z build-std=core,alloc] [-Z json-target-spec] --target <spec>
-          --manifest-path <crate>/Cargo.toml --no-default-features
-          --features <profile features> --message-format=json
+"""The Rust toolchain that runs cargo for a kernel crate.
 
 Two toolchains can build ``core`` for a custom target:
 
@@ -20,14 +11,14 @@ Two toolchains can build ``core`` for a custom target:
   (nothing is written into the user's crate or ``CARGO_HOME``).
 
 ``toolchain = "auto"`` takes the first of the two that works and otherwise
-says what to install.
+says what to install; ``resolve`` installs Debian's toolchain first where it
+may (as root on Debian).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,16 +27,14 @@ from typing import Literal
 
 from ci_tools.config import Config, KernelCrate, Profile
 from ci_tools.errors import CiToolsError, SetupError
-from ci_tools.util import proc
+from ci_tools.util import apt, packages, proc
 
 ToolchainKind = Literal["rustup", "debian"]
-Subcommand = Literal["check", "clippy", "build"]
 
 RUST_SRC = Path("lib/rustlib/src/rust/library")
 DEBIAN_BIN = Path("/usr/bin")
 DEBIAN_SYSROOT = Path("/usr")
-DEBIAN_PACKAGES = ("rustc-web", "cargo-web", "rust-web-src", "rust-web-clippy", "rustfmt-web")
-DEBIAN_INSTALL = f"apt-get install {' '.join(DEBIAN_PACKAGES)}"
+DEBIAN_INSTALL = f"apt-get install {' '.join(packages.RUST)}"
 RUSTUP_INSTALL = "rustup toolchain install nightly --component rust-src,clippy,rustfmt"
 DEFAULT_RUSTUP_TOOLCHAIN = "nightly"
 TOOLCHAIN_FILES = ("rust-toolchain.toml", "rust-toolchain")
@@ -234,6 +223,15 @@ def detect(
     )
 
 
+def ensure_debian_rust() -> None:
+    """Debian's Rust toolchain with the standard library's sources, for the cargo sessions.
+
+    Called when no rustup nightly with rust-src is available; a SetupError
+    with the command to run when this is not a root Debian system.
+    """
+    apt.install([package for package, path in packages.RUST.items() if not path.exists()])
+
+
 def resolve(config: Config, profiles: Sequence[Profile] | None = None) -> Toolchain:
     """``detect``, installing Debian's toolchain first when that is allowed and needed."""
     selected = list(profiles) if profiles is not None else list(config.profiles)
@@ -242,91 +240,11 @@ def resolve(config: Config, profiles: Sequence[Profile] | None = None) -> Toolch
     except SetupError as first:
         if config.kernel.toolchain == "rustup":
             raise
-        from ci_tools import setup
-
         try:
-            setup.ensure_rust()
+            ensure_debian_rust()
         except SetupError:
             raise first from None
         return detect(config.kernel, selected)
-
-
-# --------------------------------------------------------------------------
-# commands
-
-
-@dataclass(frozen=True, kw_only=True)
-class CargoCommand:
-    argv: tuple[str, ...]
-    cwd: Path
-    env: Mapping[str, str] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        """The command as a person would type it (PATH left out)."""
-        assignments = []
-        for key, value in self.env.items():
-            if key == "PATH":
-                continue
-            if key == "CARGO_ENCODED_RUSTFLAGS":  # \x1f-separated: show the readable form
-                key, value = "RUSTFLAGS", " ".join(value.split("\x1f"))
-            assignments.append(f"{key}={shlex.quote(value)}")
-        return " ".join([*assignments, proc.quote(self.argv)])
-
-
-def profile_flags(config: Config, profile: Profile, toolchain: Toolchain) -> list[str]:
-    """The flags that make a cargo command build exactly this profile."""
-    flags = []
-    if needs_build_std(profile, toolchain):
-        flags += ["-Z", f"build-std={','.join(config.kernel.build_std)}"]
-    if profile.target_is_spec:
-        flags += ["-Z", "json-target-spec"]
-    flags += ["--target", profile.target, "--manifest-path", str(config.kernel.manifest)]
-    flags.append("--no-default-features")
-    if profile.features:
-        flags += ["--features", profile.feature]
-    return flags + list(toolchain.config_args)
-
-
-def rustflags_env(profile: Profile) -> dict[str, str]:
-    """The profile's extra rustflags, as cargo's unambiguous encoded variable."""
-    if not profile.rustflags:
-        return {}
-    return {"CARGO_ENCODED_RUSTFLAGS": "\x1f".join(profile.rustflags)}
-
-
-def cargo_command(
-    subcommand: Subcommand,
-    config: Config,
-    profile: Profile,
-    toolchain: Toolchain,
-    *,
-    release: bool = False,
-    env: Mapping[str, str] | None = None,
-) -> CargoCommand:
-    """``cargo check|clippy|build`` for a profile; clippy adds only its lint arguments."""
-    argv = [toolchain.cargo, subcommand, *profile_flags(config, profile, toolchain)]
-    if release:
-        argv.append("--release")
-    argv.append("--message-format=json")
-    if subcommand == "clippy":
-        lints = (["-D", "warnings"] if config.clippy.deny_warnings else []) + list(
-            config.clippy.args
-        )
-        if lints:
-            argv += ["--", *lints]
-    return CargoCommand(
-        argv=tuple(argv),
-        cwd=config.kernel.workdir,
-        env={**toolchain.env, **rustflags_env(profile), **(env or {})},
-    )
-
-
-def fmt_command(config: Config, toolchain: Toolchain) -> CargoCommand:
-    argv = [
-        toolchain.cargo, "fmt", "--check", "--manifest-path", str(config.kernel.manifest),
-        *config.fmt.args, "--", "--color", "never",
-    ]  # fmt: skip
-    return CargoCommand(argv=tuple(argv), cwd=config.kernel.workdir, env=dict(toolchain.env))
 
 
 def require_component(toolchain: Toolchain, program: str, component: str) -> None:
