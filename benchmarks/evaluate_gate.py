@@ -76,9 +76,9 @@ class Boot:
 def collect(data: Path, mode: str, runs: int, boots: int, rounds: int) -> list[Result]:
     """``runs`` result files of ``boots`` boots each; existing files are reused."""
     from ci_tools import bench
+    from ci_tools.boot.qemu import Mode
     from ci_tools.build import linux_guest
     from ci_tools.host import provision
-    from ci_tools.qemu import Mode
 
     out = []
     for k in range(runs):

@@ -19,16 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ci_tools import __version__, accel, output
+from ci_tools import __version__, output
+from ci_tools.boot import accel
+from ci_tools.boot.console import Ending, Limits, read_console
+from ci_tools.boot.outcome import COMPLETE, Status, StatusKind
+from ci_tools.boot.ports import Forward
+from ci_tools.boot.protocol import ParsedOutput, parse_console
+from ci_tools.boot.qemu import BootOutcome, GuestSpec, Mode, boot, qemu_binary, qemu_version
 from ci_tools.build.benchbin import build_bench
 from ci_tools.build.initramfs import bench_initramfs
 from ci_tools.config import DEFAULT_CMDLINE
-from ci_tools.console import Ending, Limits, read_console
 from ci_tools.errors import BadInputError, CiToolsError, RunFailed
-from ci_tools.ports import Forward
-from ci_tools.protocol import ParsedOutput, parse_console
-from ci_tools.qemu import BootOutcome, GuestSpec, Mode, boot, qemu_binary, qemu_version
-from ci_tools.results import COMPLETE, Result, Status, StatusKind, save
+from ci_tools.results import Result, save
 from ci_tools.util import git
 from ci_tools.util.paths import cache_dir, sha256_file
 

@@ -349,8 +349,8 @@ def _setup(args: argparse.Namespace) -> int:
 
 def _run_bench(args: argparse.Namespace) -> int:
     from ci_tools import bench, config, profiles, report
-    from ci_tools.ports import Forward
-    from ci_tools.qemu import Mode
+    from ci_tools.boot.ports import Forward
+    from ci_tools.boot.qemu import Mode
 
     options = bench.BenchOptions(
         quick=args.quick,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ci_tools import accel, config, output, ports, qemu
+from ci_tools import config, output
+from ci_tools.boot import accel, qemu, vms
 from ci_tools.build import linux_guest, toolchain
 from ci_tools.errors import CiToolsError, ExitCode
 from ci_tools.host import provision
@@ -46,7 +47,7 @@ def _kvm() -> Finding:
     except CiToolsError:
         kernel = None
     if kernel is None:
-        verdict = accel._open_device()  # no kernel to test-boot: the device check only
+        verdict = accel.open_device()  # no kernel to test-boot: the device check only
         if verdict is None:
             return Finding(check="KVM", ok=True, detail="/dev/kvm opens; not test-booted "
                            "(no guest kernel)", fix=linux_guest.FETCH_HINT)  # fmt: skip
@@ -78,16 +79,15 @@ def _rust() -> Finding:
 
 
 def _stale_vms() -> Finding:
-    runtime = qemu.runtime_dir()
-    swept = ports.sweep(runtime)  # leftovers of harnesses and VMs that are both gone
+    runtime = vms.runtime_dir()
+    swept = vms.sweep(runtime)  # leftovers of harnesses and VMs that are both gone
     stale: list[int] = []
     live: list[int] = []
-    for folder in sorted(runtime.glob(f"{qemu.VM_NAME_PREFIX}*")):
-        pid = ports.running_qemu(folder)
+    for folder in sorted(runtime.glob(f"{vms.VM_NAME_PREFIX}*")):
+        pid = vms.running_qemu(folder)
         if pid is None:
             continue
-        holder = ports.Holder(pid=pid, command="")
-        (stale if ports.stale_ci_tools_qemu(holder, runtime) else live).append(pid)
+        (stale if vms.stale_vm(pid, runtime) else live).append(pid)
     cleaned = f"; removed {swept} leftover folder(s)" if swept else ""
     if stale:
         return Finding(check="stale VMs", ok=False,

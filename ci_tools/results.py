@@ -12,78 +12,16 @@ import json
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from ci_tools.errors import BadInputError, ExitCode, HarnessError
+from ci_tools.boot.outcome import Status
+from ci_tools.errors import BadInputError, HarnessError
 from ci_tools.util.files import write_atomic
 from ci_tools.util.schemas import schema_errors
 
 SCHEMA_VERSION = 1
 SCHEMAS = {1: "results-v1.schema.json"}
-
-
-class StatusKind(str, Enum):
-    """How a run ended.  Each kind other than COMPLETE has its own exit code."""
-
-    COMPLETE = "complete"
-    INCOMPLETE = "incomplete"
-    KERNEL_PANIC = "kernel-panic"
-    GUEST_RESET = "guest-reset"
-    HANG = "hang"
-    TIMEOUT = "timeout"
-    QEMU_FAILED = "qemu-failed"
-    KVM_FAILED = "kvm-failed"
-    HARNESS_ERROR = "harness-error"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return _EXIT_CODES[self]
-
-    @property
-    def is_infrastructure(self) -> bool:
-        """Failures that are not the guest's fault, and so may be retried."""
-        return self in (StatusKind.QEMU_FAILED, StatusKind.HARNESS_ERROR)
-
-
-_EXIT_CODES = {
-    StatusKind.COMPLETE: ExitCode.OK,
-    StatusKind.INCOMPLETE: ExitCode.INCOMPLETE,
-    StatusKind.KERNEL_PANIC: ExitCode.KERNEL_PANIC,
-    StatusKind.GUEST_RESET: ExitCode.GUEST_RESET,
-    StatusKind.HANG: ExitCode.HANG,
-    StatusKind.TIMEOUT: ExitCode.TIMEOUT,
-    StatusKind.QEMU_FAILED: ExitCode.QEMU_FAILED,
-    StatusKind.KVM_FAILED: ExitCode.KVM_FAILED,
-    StatusKind.HARNESS_ERROR: ExitCode.HARNESS,
-    StatusKind.INTERRUPTED: ExitCode.INTERRUPTED,
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class Status:
-    kind: StatusKind
-    reason: str | None = None
-
-    @property
-    def complete(self) -> bool:
-        return self.kind is StatusKind.COMPLETE
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "state": "complete" if self.complete else "incomplete",
-            "kind": self.kind.value,
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Status:
-        return cls(kind=StatusKind(data["kind"]), reason=data["reason"])
-
-
-COMPLETE = Status(kind=StatusKind.COMPLETE)
 
 
 @dataclass(frozen=True)

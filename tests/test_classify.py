@@ -6,10 +6,9 @@ import signal
 
 import pytest
 
-from ci_tools.console import ConsoleRun, Ending, Limits, read_console
-from ci_tools.protocol import parse
-from ci_tools.qemu import classify
-from ci_tools.results import StatusKind
+from ci_tools.boot.console import ConsoleRun, Ending, Limits, read_console
+from ci_tools.boot.outcome import StatusKind, classify
+from ci_tools.boot.protocol import parse
 
 LIMITS = Limits(timeout=100, silence_timeout=10)
 COMPLETE = ["BENCH_START s", "BENCH_PLAN 1 1 getpid", "BENCH_ROUND 1", "BENCH getpid 10 3450 345",

@@ -128,7 +128,7 @@ def test_qemu_that_cannot_start_is_retried_twice_then_named(tmp_path: Path) -> N
 
 
 def test_kvm_probe_classifies_and_auto_falls_back(tmp_path: Path) -> None:
-    from ci_tools import accel
+    from ci_tools.boot import accel
 
     kernel = provision.ensure_guest_kernel()
     verdict = accel.probe_kvm(kernel)
@@ -151,7 +151,8 @@ def test_kvm_probe_classifies_and_auto_falls_back(tmp_path: Path) -> None:
 
 
 def test_an_error_between_boots_keeps_the_boots_already_measured(tmp_path: Path) -> None:
-    from ci_tools import bench, qemu
+    from ci_tools import bench
+    from ci_tools.boot import qemu
     from ci_tools.errors import SetupError
 
     calls: list[int] = []

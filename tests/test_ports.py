@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import ports, qemu, results
+from ci_tools import results
+from ci_tools.boot import ports, qemu, vms
 from ci_tools.errors import BadInputError, ExitCode
 from ci_tools.host import provision
 
@@ -93,17 +94,17 @@ def test_bench_refuses_a_busy_port(
 def _start_fake_stale_qemu(port: int, owner: int) -> tuple[subprocess.Popen[bytes], str]:
     """A QEMU as ci_tools starts it, whose owning harness (``owner``) has died."""
     name = "ci_tools-5ta1e" + os.urandom(2).hex()
-    folder = qemu.runtime_dir() / name
+    folder = vms.runtime_dir() / name
     folder.mkdir(mode=0o700)
-    (folder / ports.OWNER_FILE).write_text(f"{owner}\n")
+    (folder / vms.OWNER_FILE).write_text(f"{owner}\n")
     child = subprocess.Popen(
         [qemu.qemu_binary(), "-name", name, "-S", "-display", "none", "-nodefaults",
-         "-pidfile", str(folder / ports.PIDFILE),
+         "-pidfile", str(folder / vms.PIDFILE),
          "-nic", f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{port}-:22"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 10
-    while ports.port_is_free(port) or not (folder / ports.PIDFILE).exists():
+    while ports.port_is_free(port) or not (folder / vms.PIDFILE).exists():
         assert time.monotonic() < deadline, "fake stale QEMU did not start"
         time.sleep(0.05)
     return child, name
@@ -132,7 +133,7 @@ def test_stale_qemu_of_ours_is_removed(tmp_path: Path) -> None:
     finally:
         stale.kill()
         stale.wait()
-        shutil.rmtree(qemu.runtime_dir() / name, ignore_errors=True)
+        shutil.rmtree(vms.runtime_dir() / name, ignore_errors=True)
 
 
 @pytest.mark.integration
@@ -141,19 +142,19 @@ def test_live_qemu_of_another_harness_is_left_alone(tmp_path: Path) -> None:
     live, name = _start_fake_stale_qemu(port, owner=os.getpid())  # its owner is alive
     try:
         with pytest.raises(Exception, match=rf"in use by pid {live.pid}"):
-            ports.claim((ports.Forward(host=port, guest=22),), qemu.runtime_dir())
+            ports.claim((ports.Forward(host=port, guest=22),), vms.runtime_dir())
         assert live.poll() is None
     finally:
         live.kill()
         live.wait()
-        shutil.rmtree(qemu.runtime_dir() / name, ignore_errors=True)
+        shutil.rmtree(vms.runtime_dir() / name, ignore_errors=True)
 
 
 def test_sweep_removes_only_folders_whose_harness_and_qemu_are_gone(tmp_path: Path) -> None:
     dead, alive = tmp_path / "ci_tools-dead", tmp_path / "ci_tools-live"
     for folder, owner in ((dead, _dead_pid()), (alive, os.getpid())):
         folder.mkdir()
-        (folder / ports.OWNER_FILE).write_text(f"{owner}\n")
-        (folder / ports.PIDFILE).write_text(f"{_dead_pid()}\n")  # its QEMU is gone too
-    assert ports.sweep(tmp_path) == 1
+        (folder / vms.OWNER_FILE).write_text(f"{owner}\n")
+        (folder / vms.PIDFILE).write_text(f"{_dead_pid()}\n")  # its QEMU is gone too
+    assert vms.sweep(tmp_path) == 1
     assert not dead.exists() and alive.exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools.protocol import clean_console, parse, parse_console
+from ci_tools.boot.protocol import clean_console, parse, parse_console
 
 from conftest import FIXTURES
 

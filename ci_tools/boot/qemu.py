@@ -2,7 +2,8 @@
 
 Each boot gets a private runtime folder holding QEMU's QMP socket, pidfile
 and stderr, and a VM name ``ci_tools-<id>`` visible in ``ps``, so a stale
-QEMU of ours can always be told apart from anyone else's process.
+QEMU of ours can always be told apart from anyone else's process
+(``boot.vms``).  How the boot ended is decided by ``boot.outcome``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -19,25 +19,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ci_tools import ports
-from ci_tools.console import ConsoleRun, Ending, Limits, read_console
+from ci_tools.boot import ports, vms
+from ci_tools.boot.console import ConsoleRun, Ending, Limits, read_console
+from ci_tools.boot.outcome import Status, StatusKind, classify
+from ci_tools.boot.ports import Forward
+from ci_tools.boot.protocol import ParsedOutput, parse_console
+from ci_tools.boot.qmp import QmpClient
 from ci_tools.errors import BadInputError, HarnessError, Interrupted
-from ci_tools.ports import Forward
-from ci_tools.protocol import ParsedOutput, parse_console
-from ci_tools.qmp import QmpClient
-from ci_tools.results import Status, StatusKind
 from ci_tools.util import proc
 
 QEMU = "qemu-system-x86_64"
-VM_NAME_PREFIX = "ci_tools-"
 # Guest time advances per instruction, not with the host clock; see README "Modes".
 ICOUNT_ARGS = ("-icount", "shift=0,sleep=off,align=off")
-
-_KVM_FAILURE = re.compile(
-    r"failed to set MSR|kvm_buf_set_msrs|Could not access KVM|failed to initialize kvm|"
-    r"KVM: entry failed|kvm run failed",
-    re.IGNORECASE,
-)
 
 
 class Mode(str, Enum):
@@ -85,14 +78,6 @@ def qemu_version(binary: str) -> str:
     return match.group(1) if match else first.strip()
 
 
-def runtime_dir() -> Path:
-    """Where live QEMU pidfiles and sockets are kept (short path: socket limit)."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    path = Path(base) / f"ci_tools-{os.getuid()}"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
-
-
 def build_command(
     spec: GuestSpec, *, binary: str, name: str, pidfile: Path, qmp_socket: Path
 ) -> list[str]:
@@ -132,76 +117,6 @@ def build_command(
     return argv + list(spec.extra_args)
 
 
-def classify(
-    console: ConsoleRun,
-    parsed: ParsedOutput,
-    events: list[dict[str, Any]],
-    *,
-    accel: str,
-    limits: Limits,
-) -> Status:
-    """How a boot ended, most specific cause first."""
-    shutdown = [e for e in events if e.get("event") == "SHUTDOWN"]
-    reason = shutdown[-1].get("data", {}).get("reason") if shutdown else None
-    stderr = console.stderr.strip()
-    if accel == "kvm" and _KVM_FAILURE.search(stderr):
-        return Status(kind=StatusKind.KVM_FAILED, reason=f"KVM failed in QEMU: {_last(stderr)}")
-    if not console.raw and console.exit_status not in (0, None):
-        return Status(
-            kind=StatusKind.QEMU_FAILED,
-            reason=f"QEMU exited with status {console.exit_status} before any console output: "
-            f"{_last(stderr) or 'no message'}",
-        )
-    pvpanic = not parsed.ended and any(e.get("event") == "GUEST_PANICKED" for e in events)
-    if parsed.panic is not None or pvpanic:
-        return Status(
-            kind=StatusKind.KERNEL_PANIC,
-            reason=f"the guest kernel panicked: {parsed.panic or 'pvpanic event'}",
-        )
-    if parsed.incomplete_reason() is None:
-        return Status(kind=StatusKind.COMPLETE)
-    if reason == "guest-reset":
-        return Status(
-            kind=StatusKind.GUEST_RESET,
-            reason="the guest reset itself (triple fault or reboot) before BENCH_END",
-        )
-    if console.ending is Ending.EXITED and (
-        console.signal_status is not None or console.exit_status not in (0, None)
-    ):
-        # QEMU itself died mid-run (a crash, the OOM killer): not the guest's doing.
-        how = (
-            f"was killed by signal {console.signal_status}"
-            if console.signal_status is not None
-            else f"exited with status {console.exit_status}"
-        )
-        return Status(
-            kind=StatusKind.QEMU_FAILED,
-            reason=f"QEMU {how} during the run: {_last(stderr) or 'no message'} "
-            f"({parsed.incomplete_reason()})",
-        )
-    if console.ending is Ending.SILENT:
-        waited = limits.silence_timeout
-        if not console.raw and limits.first_output_timeout is not None:
-            waited = limits.first_output_timeout
-        return Status(
-            kind=StatusKind.HANG,
-            reason=f"no console output for {waited:g} s ({parsed.incomplete_reason()})",
-        )
-    if console.ending is Ending.TIMEOUT:
-        return Status(
-            kind=StatusKind.TIMEOUT,
-            reason=f"the run exceeded its {limits.timeout:g} s limit "
-            f"({parsed.incomplete_reason()})",
-        )
-    return Status(kind=StatusKind.INCOMPLETE, reason=parsed.incomplete_reason())
-
-
-def _last(text: str, lines: int = 3) -> str:
-    # QEMU announces that it waits for our QMP connection; that is not the error.
-    meaningful = [ln for ln in text.strip().splitlines() if "waiting for connection" not in ln]
-    return " | ".join(meaningful[-lines:])
-
-
 def boot(
     spec: GuestSpec,
     *,
@@ -211,17 +126,17 @@ def boot(
 ) -> BootOutcome:
     """Boot once; always returns an outcome (never leaves QEMU running)."""
     binary = qemu_binary()
-    name = f"{VM_NAME_PREFIX}{secrets.token_hex(4)}"
-    runtime = runtime_dir()
-    ports.sweep(runtime)
+    name = f"{vms.VM_NAME_PREFIX}{secrets.token_hex(4)}"
+    runtime = vms.runtime_dir()
+    vms.sweep(runtime)
     ports.claim(spec.forwards, runtime)
     workdir = runtime / name
     workdir.mkdir(mode=0o700)
     # Who started this QEMU: lets a later run tell a stale VM of ours from a live one.
-    (workdir / ports.OWNER_FILE).write_text(f"{os.getpid()}\n")
+    (workdir / vms.OWNER_FILE).write_text(f"{os.getpid()}\n")
     qmp_socket = workdir / "qmp.sock"
     command = build_command(
-        spec, binary=binary, name=name, pidfile=workdir / ports.PIDFILE, qmp_socket=qmp_socket
+        spec, binary=binary, name=name, pidfile=workdir / vms.PIDFILE, qmp_socket=qmp_socket
     )
     qmp = QmpClient(qmp_socket)
     events: list[dict[str, Any]] = []

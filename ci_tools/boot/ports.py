@@ -2,9 +2,10 @@
 
 Kevlar's runner "fixed" busy ports by killing every process whose ``ss`` line
 mentioned qemu, including other jobs' VMs.  Here a holder is removed only if
-it is provably a stale QEMU that ci_tools itself started: its command line
-carries a VM name ``ci_tools-<id>``, our runtime folder holds a pidfile for
-that name with that pid, and the harness recorded as its owner is dead.
+it is provably a stale QEMU that ci_tools itself started (``boot.vms``): its
+command line carries a VM name ``ci_tools-<id>``, our runtime folder holds a
+pidfile for that name with that pid, and the harness recorded as its owner
+is dead.
 Anything else is named in the error, with what to do, and left alone.
 """
 
@@ -14,18 +15,14 @@ import errno
 import os
 import re
 import shutil
-import signal
 import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ci_tools import output
+from ci_tools.boot import vms
 from ci_tools.errors import BadInputError, SetupError
 from ci_tools.util import proc
-
-OWNER_FILE = "owner.pid"
-PIDFILE = "qemu.pid"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,14 +82,6 @@ def _socket_inodes(port: int, protocol: str) -> set[str]:
     return inodes
 
 
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-
-
 def find_holder(port: int, protocol: str = "tcp") -> Holder | None:
     """The process holding ``port``: /proc first, then ``ss -tlnp`` where it exists."""
     inodes = _socket_inodes(port, protocol)
@@ -109,7 +98,7 @@ def find_holder(port: int, protocol: str = "tcp") -> Holder | None:
                 try:
                     if os.readlink(fd) in targets:
                         pid = int(entry.name)
-                        return Holder(pid=pid, command=" ".join(_cmdline(pid))[:200])
+                        return Holder(pid=pid, command=" ".join(vms.cmdline(pid))[:200])
                 except OSError:
                     continue
     if shutil.which("ss"):
@@ -123,85 +112,6 @@ def find_holder(port: int, protocol: str = "tcp") -> Holder | None:
     return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def stale_ci_tools_qemu(holder: Holder, runtime: Path) -> Path | None:
-    """The runtime folder of ``holder`` if it is a stale QEMU of ours, else None."""
-    if holder.pid is None:
-        return None
-    argv = _cmdline(holder.pid)
-    if not argv or "qemu-system" not in os.path.basename(argv[0]) or "-name" not in argv:
-        return None
-    name = argv[argv.index("-name") + 1].split(",")[0]
-    if not name.startswith("ci_tools-"):
-        return None
-    folder = runtime / name
-    recorded, owner = _read_pid(folder / PIDFILE), _read_pid(folder / OWNER_FILE)
-    if recorded is None or owner is None or recorded != holder.pid or _alive(owner):
-        return None
-    return folder
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def running_qemu(folder: Path) -> int | None:
-    """The pid of the live QEMU a runtime folder belongs to, if it still runs."""
-    pid = _read_pid(folder / PIDFILE)
-    if pid is None or not _alive(pid) or _is_zombie(pid):
-        return None
-    argv = _cmdline(pid)
-    if "-name" not in argv or argv[argv.index("-name") + 1].split(",")[0] != folder.name:
-        return None  # the pid was reused by something else
-    return pid
-
-
-def sweep(runtime: Path) -> int:
-    """Remove the folders of runs whose harness and QEMU are both gone (a
-    SIGKILLed harness cannot clean up after itself); returns how many."""
-    removed = 0
-    for folder in runtime.glob("ci_tools-*"):
-        owner = _read_pid(folder / OWNER_FILE)
-        if (owner is not None and _alive(owner)) or running_qemu(folder) is not None:
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed += 1
-    return removed
-
-
-def _terminate(pid: int) -> None:
-    for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not _alive(pid) or _is_zombie(pid):
-                return
-            time.sleep(0.05)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
 def claim(forwards: tuple[Forward, ...], runtime: Path) -> None:
     """Make sure every fixed host port is free before QEMU starts.
 
@@ -212,13 +122,13 @@ def claim(forwards: tuple[Forward, ...], runtime: Path) -> None:
             continue
         holder = find_holder(forward.host, forward.protocol)
         if holder is not None:
-            folder = stale_ci_tools_qemu(holder, runtime)
+            folder = vms.stale_vm(holder.pid, runtime)
             if folder is not None and holder.pid is not None:
                 output.warn(
                     f"port {forward.host} is held by a stale QEMU that ci_tools started "
                     f"({holder.describe()}); its harness is gone, stopping it"
                 )
-                _terminate(holder.pid)
+                vms.stop(holder.pid)
                 shutil.rmtree(folder, ignore_errors=True)
                 if port_is_free(forward.host, forward.protocol):
                     continue

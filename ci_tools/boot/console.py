@@ -27,7 +27,7 @@ from typing import BinaryIO
 import pexpect
 
 from ci_tools import output
-from ci_tools.protocol import strip_line
+from ci_tools.boot.protocol import strip_line
 from ci_tools.util.proc import die_with_parent, which
 
 

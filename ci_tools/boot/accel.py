@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ci_tools import output
-from ci_tools.console import Ending, Limits, read_console
+from ci_tools.boot.console import Ending, Limits, read_console
+from ci_tools.boot.outcome import KVM_FAILURE
+from ci_tools.boot.qemu import qemu_binary, qemu_version
 from ci_tools.errors import BadInputError, ExitCode, RunFailed
-from ci_tools.qemu import _KVM_FAILURE, qemu_binary, qemu_version
 from ci_tools.util.paths import cache_dir
 
 KVM_DEVICE = Path("/dev/kvm")
@@ -43,7 +44,8 @@ class KvmVerdict:
     detail: str
 
 
-def _open_device() -> KvmVerdict | None:
+def open_device() -> KvmVerdict | None:
+    """None when /dev/kvm opens read-write, else the verdict that says why not."""
     try:
         fd = os.open(KVM_DEVICE, os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -66,7 +68,7 @@ def _open_device() -> KvmVerdict | None:
 
 def probe_kvm(kernel: Path, *, seconds: float = PROBE_SECONDS) -> KvmVerdict:
     """Open /dev/kvm, then test-boot ``kernel`` under KVM for at most ``seconds``."""
-    verdict = _open_device()
+    verdict = open_device()
     if verdict is not None:
         return verdict
     argv = [
@@ -96,7 +98,7 @@ def probe_kvm(kernel: Path, *, seconds: float = PROBE_SECONDS) -> KvmVerdict:
             detail=f"a KVM test boot printed no kernel output within {seconds:g} s "
             "(typical of nested virtualisation)",
         )
-    if _KVM_FAILURE.search(run.stderr) or run.exit_status not in (0, None):
+    if KVM_FAILURE.search(run.stderr) or run.exit_status not in (0, None):
         return KvmVerdict(
             usable=False,
             kind="qemu-aborts",
@@ -118,7 +120,7 @@ def _cache_key(kernel: Path) -> str:
 
 def kvm_verdict(kernel: Path) -> KvmVerdict:
     """``probe_kvm``, cached per machine boot, QEMU version and user for an hour."""
-    early = _open_device()
+    early = open_device()
     if early is not None:
         return early
     path = cache_dir("kvm-probe") / f"{_cache_key(kernel)}.json"
