@@ -306,7 +306,7 @@ def _add_doctor(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from ci_tools import doctor
+    from ci_tools.host import doctor
 
     return doctor.main()
 
