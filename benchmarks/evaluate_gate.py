@@ -48,9 +48,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ci_tools import compare, results
+from ci_tools import compare
 from ci_tools.compare import Verdict
-from ci_tools.results import Result
+from ci_tools.results import store
+from ci_tools.results.model import Result
 
 SCALES = (1.02, 1.05, 1.10)
 MODES = ("deterministic", "wallclock")
@@ -84,7 +85,7 @@ def collect(data: Path, mode: str, runs: int, boots: int, rounds: int) -> list[R
     for k in range(runs):
         path = data / f"{mode}-run{k}.json"
         if path.exists():
-            out.append(results.load(path))
+            out.append(store.load(path))
             continue
         provision.ensure_packages()
         # Each run gets its own command line (and so its own set of layouts).
@@ -101,7 +102,7 @@ def collect(data: Path, mode: str, runs: int, boots: int, rounds: int) -> list[R
 
 
 def existing(data: Path, mode: str) -> list[Result]:
-    return [results.load(p) for p in sorted(data.glob(f"{mode}-run*.json"))]
+    return [store.load(p) for p in sorted(data.glob(f"{mode}-run*.json"))]
 
 
 # --- synthetic results from chosen boots ----------------------------------------------
@@ -322,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pool = [Boot(r, i) for r in runs for i in range(len(r.data["boots"]))
                 if r.data["boots"][i]["status"]["state"] == "complete"]  # fmt: skip
         boot_s = statistics.mean(b.wall_s for b in pool)
-        rounds = runs[0].setup["rounds"]
+        rounds = runs[0].setup.rounds
         print(f"\n=== {mode} mode: {len(pool)} real boots in {len(runs)} run(s), "
               f"{rounds} round(s) per boot, {boot_s:.1f} s per boot on average ===")  # fmt: skip
         print("  per-boot spread of the pool:")

@@ -13,25 +13,24 @@ import datetime as dt
 import hashlib
 import os
 import platform
-import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_tools import __version__, output
+from ci_tools import output
 from ci_tools.boot import accel
 from ci_tools.boot.console import Ending, Limits, read_console
 from ci_tools.boot.outcome import COMPLETE, Status, StatusKind
 from ci_tools.boot.ports import Forward
-from ci_tools.boot.protocol import ParsedOutput, parse_console
+from ci_tools.boot.protocol import parse_console
 from ci_tools.boot.qemu import BootOutcome, GuestSpec, Mode, boot, qemu_binary, qemu_version
 from ci_tools.build.benchbin import build_bench
 from ci_tools.build.initramfs import bench_initramfs
 from ci_tools.config import DEFAULT_CMDLINE
 from ci_tools.errors import BadInputError, CiToolsError, RunFailed
-from ci_tools.results import Result, save
-from ci_tools.util import git
+from ci_tools.results.model import BootRecord, QemuSetup, Result, ResultBuilder, Setup, Target
+from ci_tools.results.store import save
 from ci_tools.util.paths import cache_dir, sha256_file
 
 CORE_BENCHMARKS = (
@@ -67,35 +66,6 @@ class GuestTarget:
     smp: int = 1
     extra_qemu_args: tuple[str, ...] = ()
     forwards: tuple[Forward, ...] = ()
-
-
-@dataclass(kw_only=True)
-class _Collected:
-    """Samples and boot records gathered so far; becomes the result document."""
-
-    boots: list[dict[str, Any]] = field(default_factory=list)
-    benchmarks: dict[str, dict[str, list[dict[str, int]]]] = field(default_factory=dict)
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    extras: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    suite: str | None = None
-    bench_mode: str | None = None
-
-    def add(self, boot_index: int, parsed: ParsedOutput) -> None:
-        self.suite = self.suite or parsed.suite
-        self.bench_mode = self.bench_mode or parsed.mode
-        for s in parsed.samples:
-            self.benchmarks.setdefault(s.name, {"samples": []})["samples"].append(
-                {"boot": boot_index, "round": s.round, "iterations": s.iterations,
-                 "total_ns": s.total_ns, "per_iter_ns": s.per_iter_ns}
-            )  # fmt: skip
-        for k in parsed.skips:
-            self.skipped.append(
-                {"name": k.name, "boot": boot_index, "round": k.round, "reason": k.reason}
-            )
-        for e in parsed.extras:
-            self.extras.setdefault(e.name, []).append(
-                {"boot": boot_index, "round": e.round, "value": e.value}
-            )
 
 
 def bench_arguments(options: BenchOptions, quick: bool) -> list[str]:
@@ -140,10 +110,6 @@ def default_output(name: str) -> Path:
     return Path("results") / f"{name}-{stamp}.json"
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def host_cpu() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -176,37 +142,6 @@ class _Progress:
             output.phase(f"{self.label}: {words[1]} {verb} ({self.done} of {self.expected})")
 
 
-def _document(
-    *,
-    target: dict[str, Any],
-    setup: dict[str, Any],
-    started_at: str,
-    collected: _Collected,
-    status: Status,
-) -> dict[str, Any]:
-    commit, dirty = git.head()
-    target = {**target, "bench_binary": {**target["bench_binary"], "suite": collected.suite}}
-    return {
-        "schema_version": 1,
-        "target": target,
-        "setup": {**setup, "bench_mode": collected.bench_mode},
-        "provenance": {
-            "host": socket.gethostname(),
-            "git_commit": commit,
-            "git_dirty": dirty,
-            "started_at": started_at,
-            "finished_at": _now(),
-            "ci_tools_version": __version__,
-        },
-        "status": status.to_dict(),
-        "console_log": collected.boots[0]["console_log"] if collected.boots else None,
-        "boots": collected.boots,
-        "benchmarks": collected.benchmarks,
-        "skipped": collected.skipped,
-        "extras": collected.extras,
-    }
-
-
 # What to do about each way a run can fail (the console log is always kept).
 _HINTS = {
     StatusKind.INCOMPLETE: "read the console log: the bench binary stopped or printed "
@@ -227,9 +162,9 @@ _HINTS = {
 def _finish(document: dict[str, Any], out: Path, status: Status) -> Result:
     result = save(document, out)
     if not status.complete:
-        logs = ", ".join(str(out.parent / b["console_log"]) for b in document["boots"])
+        logs = ", ".join(str(out.parent / b.console_log) for b in result.boots if b.console_log)
         raise RunFailed(
-            f"{document['target']['name']}: {status.reason}",
+            f"{result.name}: {status.reason}",
             exit_code=status.kind.exit_code,
             hint=f"{_HINTS.get(status.kind, 'see the console log')}. "
             f"Samples measured so far are kept in {out}; console log: {logs}",
@@ -264,17 +199,17 @@ def _boot_with_retries(
     log_path: Path,
     limits: Limits,
     progress: _Progress,
-) -> tuple[BootOutcome, list[dict[str, Any]]]:
+) -> tuple[BootOutcome, list[Status]]:
     """One boot; an infrastructure failure (QEMU did not start) is retried at
     most MAX_RETRIES times, each failed attempt returned for the record.  Guest
     failures (panic, hang, reset) are never retried: they are results."""
-    attempts: list[dict[str, Any]] = []
+    attempts: list[Status] = []
     while True:
         outcome = boot_fn(spec, log_path=log_path, limits=limits, on_line=progress)
         if not outcome.status.kind.is_infrastructure or len(attempts) >= MAX_RETRIES:
             return outcome, attempts
         output.warn(f"{progress.label}: {outcome.status.reason}; retrying (infrastructure failure)")
-        attempts.append(outcome.status.to_dict())
+        attempts.append(outcome.status)
 
 
 def _accelerator(options: BenchOptions, kernel: Path) -> tuple[str, str]:
@@ -290,7 +225,7 @@ def run_guest(
     *,
     boot_fn: Callable[..., BootOutcome] = boot,
 ) -> Result:
-    started_at = _now()
+    collected = ResultBuilder()
     out = options.output or default_output(target.name)
     output.phase(f"{target.name}: preparing bench binary")
     binary = _bench_binary(options)
@@ -301,7 +236,6 @@ def run_guest(
     limits = default_limits(accelerator, quick, options)
     bench_args = bench_arguments(options, quick)
     binary_qemu = qemu_binary()
-    collected = _Collected()
     first_spec: GuestSpec | None = None
     status = COMPLETE
     failure: CiToolsError | None = None
@@ -332,18 +266,18 @@ def run_guest(
                 kind=StatusKind.HARNESS_ERROR,
                 reason=f"boot {index + 1} of {options.boots}: {exc.message}",
             )
-            collected.boots.append(
-                {"index": index, "cmdline": spec.cmdline, "status": status.to_dict(),
-                 "wall_s": 0.0, "console_log": None, "attempts": []}
+            collected.add_boot(
+                BootRecord(index=index, cmdline=spec.cmdline, status=status, wall_s=0.0,
+                           console_log=None)
             )  # fmt: skip
             break
         command = outcome.command
         collected.add(index, outcome.parsed)
-        collected.boots.append(
-            {"index": index, "cmdline": spec.cmdline, "status": outcome.status.to_dict(),
-             "wall_s": round(outcome.console.wall_s, 3),
-             "console_log": os.path.relpath(log_path, out.parent), "attempts": attempts,
-             "forwarded_ports": {str(g): h for g, h in outcome.ports.items()}}
+        collected.add_boot(
+            BootRecord(index=index, cmdline=spec.cmdline, status=outcome.status,
+                       wall_s=round(outcome.console.wall_s, 3),
+                       console_log=os.path.relpath(log_path, out.parent),
+                       attempts=tuple(attempts), forwarded_ports=outcome.ports)
         )  # fmt: skip
         if outcome.ports:
             output.info(f"{label}: forwarded ports (guest->host) {outcome.ports}")
@@ -355,23 +289,21 @@ def run_guest(
             )
             break
     assert first_spec is not None
-    target_doc = {
-        "name": target.name, "kind": "guest", "profile": target.profile,
-        "kernel": {"path": str(target.kernel), "sha256": sha256_file(target.kernel)},
-        "cmdline": first_spec.cmdline,
-        "bench_binary": {"path": str(binary), "sha256": sha256_file(binary)},
-        "initramfs": {"sha256": initrd_sha},
-    }  # fmt: skip
-    setup = {
-        "accelerator": accelerator, "accelerator_reason": accel_reason, "mode": mode.value,
-        "quick": quick, "rounds": options.rounds, "boots": options.boots,
-        "qemu": {"version": qemu_version(binary_qemu), "command": command,
-                 "machine": target.machine, "memory_mb": target.memory_mb},
-        "cpu_model": first_spec.cpu_model, "host_cpu": host_cpu(),
-    }  # fmt: skip
-    document = _document(
-        target=target_doc, setup=setup, started_at=started_at, collected=collected, status=status
-    )
+    measured = Target(
+        name=target.name, kind="guest", profile=target.profile,
+        kernel=target.kernel, kernel_sha256=sha256_file(target.kernel),
+        cmdline=first_spec.cmdline,
+        bench_binary=binary, bench_binary_sha256=sha256_file(binary),
+        initramfs_sha256=initrd_sha,
+    )  # fmt: skip
+    setup = Setup(
+        accelerator=accelerator, accelerator_reason=accel_reason, mode=mode.value,
+        quick=quick, rounds=options.rounds, boots=options.boots,
+        qemu=QemuSetup(version=qemu_version(binary_qemu), command=tuple(command),
+                       machine=target.machine, memory_mb=target.memory_mb),
+        cpu_model=first_spec.cpu_model, host_cpu=host_cpu(),
+    )  # fmt: skip
+    document = collected.document(target=measured, setup=setup, status=status)
     if failure is not None:
         save(document, out)
         output.info(f"the boots measured before this error are kept in {out}")
@@ -386,7 +318,7 @@ def run_host(options: BenchOptions) -> Result:
             "deterministic mode needs a QEMU guest; a native run measures wall-clock time",
             hint="drop --mode, or use --mode wallclock",
         )
-    started_at = _now()
+    collected = ResultBuilder()
     out = options.output or default_output("host")
     binary = _bench_binary(options)
     quick = bool(options.quick)
@@ -412,23 +344,18 @@ def run_host(options: BenchOptions) -> Result:
         status = Status(kind=kind, reason=f"{run.ending.value}: {reason}")
     else:
         status = Status(kind=StatusKind.INCOMPLETE, reason=reason)
-    collected = _Collected()
     collected.add(0, parsed)
-    collected.boots.append(
-        {"index": 0, "cmdline": None, "status": status.to_dict(), "wall_s": round(run.wall_s, 3),
-         "console_log": os.path.relpath(log_path, out.parent), "attempts": []}
+    collected.add_boot(
+        BootRecord(index=0, cmdline=None, status=status, wall_s=round(run.wall_s, 3),
+                   console_log=os.path.relpath(log_path, out.parent))
     )  # fmt: skip
-    target_doc = {
-        "name": "host", "kind": "host", "profile": None, "kernel": None, "cmdline": None,
-        "bench_binary": {"path": str(binary), "sha256": sha256_file(binary)}, "initramfs": None,
-    }  # fmt: skip
-    cpu = host_cpu()
-    setup = {
-        "accelerator": "none", "accelerator_reason": "native run on the host", "mode": "wallclock",
-        "quick": quick, "rounds": options.rounds, "boots": 1, "qemu": None,
-        "cpu_model": cpu, "host_cpu": cpu,
-    }  # fmt: skip
-    document = _document(
-        target=target_doc, setup=setup, started_at=started_at, collected=collected, status=status
+    measured = Target(
+        name="host", kind="host", bench_binary=binary, bench_binary_sha256=sha256_file(binary)
     )
+    cpu = host_cpu()
+    setup = Setup(
+        accelerator="none", accelerator_reason="native run on the host", mode="wallclock",
+        quick=quick, rounds=options.rounds, boots=1, qemu=None, cpu_model=cpu, host_cpu=cpu,
+    )  # fmt: skip
+    document = collected.document(target=measured, setup=setup, status=status)
     return _finish(document, out, status)

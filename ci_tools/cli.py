@@ -387,11 +387,12 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from ci_tools import report, results
+    from ci_tools import report
+    from ci_tools.results import store
 
     worst = ExitCode.OK
     for path in args.files:
-        result = results.load(path)
+        result = store.load(path)
         print(report.run_table(result))
         print()
         if not result.status.complete:
@@ -474,10 +475,11 @@ def _bench_pr(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from ci_tools import compare, results, tables
+    from ci_tools import compare, tables
+    from ci_tools.results import store
     from ci_tools.util import files
 
-    loaded = [results.load(path) for path in args.files]
+    loaded = [store.load(path) for path in args.files]
     if args.pairs and len(loaded) % 2:
         raise BadInputError("--pairs needs an even number of files: BASE1 HEAD1 BASE2 HEAD2 ...")
     pairs = list(zip(loaded[::2], loaded[1::2], strict=True)) if args.pairs else None
@@ -487,7 +489,7 @@ def _compare(args: argparse.Namespace) -> int:
         force=args.force,
         alpha=compare.DEFAULT_ALPHA if args.alpha is None else args.alpha,
         noise_floors=(
-            compare.load_calibration(args.calibration, mode=loaded[0].setup["mode"])
+            compare.load_calibration(args.calibration, mode=loaded[0].setup.mode)
             if args.calibration
             else None
         ),
@@ -503,10 +505,11 @@ def _compare(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     import json
 
-    from ci_tools import compare, results
+    from ci_tools import compare
+    from ci_tools.results import store
     from ci_tools.util import files
 
-    document = compare.calibrate([results.load(p) for p in args.files], force=args.force)
+    document = compare.calibrate([store.load(p) for p in args.files], force=args.force)
     files.write_atomic(args.output, json.dumps(document, indent=2) + "\n")
     for name, floor in document["noise_floor"].items():
         print(f"{name:<16} {floor:7.1%}")
@@ -515,11 +518,12 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _cost(args: argparse.Namespace) -> int:
-    from ci_tools import compare, results, tables
+    from ci_tools import compare, tables
+    from ci_tools.results import store
     from ci_tools.util import files
 
     cost = compare.cost_table(
-        results.load(args.reference), [results.load(p) for p in args.files], force=args.force
+        store.load(args.reference), [store.load(p) for p in args.files], force=args.force
     )
     print(tables.cost_text(cost))
     markdown = tables.cost_markdown(cost)

@@ -55,7 +55,7 @@ from typing import Any
 
 from ci_tools import stats
 from ci_tools.errors import BadInputError, ExitCode
-from ci_tools.results import Result
+from ci_tools.results.model import Result
 
 DEFAULT_ALPHA = 0.01
 # Smallest slowdown worth failing a pull request for, when the config says
@@ -194,38 +194,22 @@ def unique_labels(results: Sequence[Result]) -> dict[int, str]:
 
 def per_boot(result: Result, name: str) -> Side | None:
     """One value per boot (the median of its rounds, full precision); None if never measured."""
-    bench = result.data["benchmarks"].get(name)
-    if not bench or not bench["samples"]:
+    by_boot = result.samples_by_boot(name)
+    if not by_boot:
         return None
-    by_boot: dict[int, list[float]] = {}
-    for s in bench["samples"]:
-        by_boot.setdefault(s["boot"], []).append(s["total_ns"] / s["iterations"])
     values = tuple(float(statistics.median(by_boot[b])) for b in sorted(by_boot))
     if any(v <= 0 for v in values):
         return None
-    return Side(values=values, samples=len(bench["samples"]))
-
-
-def _skip_reasons(result: Result) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for s in result.data["skipped"]:
-        reasons = out.setdefault(s["name"], [])
-        if s["reason"] not in reasons:
-            reasons.append(s["reason"])
-    return out
-
-
-def _boots_run(result: Result) -> int:
-    return len(result.data["boots"])
+    return Side(values=values, samples=sum(len(v) for v in by_boot.values()))
 
 
 def _partial_note(result: Result, name: str, side: Side | None, which: str) -> str:
     """Say when a benchmark has values from fewer boots than the run made."""
-    run = _boots_run(result)
+    run = len(result.boots)
     got = side.boots if side else 0
     if side is None or got >= run:
         return ""
-    skipped = _skip_reasons(result).get(name)
+    skipped = result.skip_reasons().get(name)
     why = f"skipped: {'; '.join(skipped)}" if skipped else "missing"
     return f"{which}: {got} of {run} boots ({why})"
 
@@ -243,20 +227,18 @@ def incompatibilities(a: Result, b: Result) -> list[str]:
         if va != vb:
             out.append(f"{what} differs: {la} {va}, {lb} {vb}")
 
-    differ("target kind", a.data["target"]["kind"], b.data["target"]["kind"])
-    differ("accelerator", sa["accelerator"], sb["accelerator"])
-    differ("mode", sa["mode"], sb["mode"])
-    qa, qb = sa["qemu"] or {}, sb["qemu"] or {}
-    differ("QEMU version", qa.get("version"), qb.get("version"))
-    differ("QEMU machine", qa.get("machine"), qb.get("machine"))
-    differ("guest memory (MiB)", qa.get("memory_mb"), qb.get("memory_mb"))
-    differ("CPU model", sa["cpu_model"], sb["cpu_model"])
-    if "wallclock" in (sa["mode"], sb["mode"]):
+    differ("target kind", a.target.kind, b.target.kind)
+    differ("accelerator", sa.accelerator, sb.accelerator)
+    differ("mode", sa.mode, sb.mode)
+    qa, qb = sa.qemu, sb.qemu
+    differ("QEMU version", qa and qa.version, qb and qb.version)
+    differ("QEMU machine", qa and qa.machine, qb and qb.machine)
+    differ("guest memory (MiB)", qa and qa.memory_mb, qb and qb.memory_mb)
+    differ("CPU model", sa.cpu_model, sb.cpu_model)
+    if "wallclock" in (sa.mode, sb.mode):
         # Real time depends on the host; virtual time under -icount does not.
-        differ("host CPU (wall-clock timing)", sa["host_cpu"], sb["host_cpu"])
-    differ(
-        "quick/full mode", "quick" if sa["quick"] else "full", "quick" if sb["quick"] else "full"
-    )
+        differ("host CPU (wall-clock timing)", sa.host_cpu, sb.host_cpu)
+    differ("quick/full mode", "quick" if sa.quick else "full", "quick" if sb.quick else "full")
     for name in a.benchmark_names():
         ia, ib = a.iterations(name), b.iterations(name)
         if ia and ib and ia != ib:
@@ -354,9 +336,9 @@ def calibrate(runs: Sequence[Result], *, force: bool = False) -> dict[str, Any]:
                 change = math.expm1(max(abs(low), abs(high)))
                 floors[name] = max(floors.get(name, 0.0), round(change, 4))
     return {
-        "mode": str(runs[0].setup["mode"]),
+        "mode": runs[0].setup.mode,
         "runs": len(runs),
-        "boots": [len(r.data["boots"]) for r in runs],
+        "boots": [len(r.boots) for r in runs],
         "noise_floor": floors,
     }
 
@@ -431,7 +413,7 @@ def compare_pairs(
         raise BadInputError(f"alpha must be between 0 and 1, got {alpha}")
     forced = check_compatible(pairs, force=force)
     labels = unique_labels([r for pair in pairs for r in pair])
-    modes = {r.setup["mode"] for pair in pairs for r in pair}
+    modes = {r.setup.mode for pair in pairs for r in pair}
     mode = modes.pop() if len(modes) == 1 else "mixed"
 
     finished: list[Row] = []
@@ -468,7 +450,7 @@ def compare_pairs(
         f"{stats.CONFIDENCE:.0%} bootstrap interval; a regression needs p <= alpha and the "
         "whole interval above 1 + threshold (threshold = max(minimum effect, noise floor))."
     ]
-    extras = sorted({e for pair in pairs for r in pair for e in r.data["extras"]})
+    extras = sorted({e for pair in pairs for r in pair for e in r.extras()})
     if extras:
         notes.append(f"Not gated (higher-is-better extras): {', '.join(extras)}.")
     return Comparison(
@@ -495,7 +477,7 @@ def _rows_of_pair(
 ) -> None:
     bl, hl = pair_labels
     names = list(dict.fromkeys([*base.benchmark_names(), *head.benchmark_names()]))
-    skipped_base, skipped_head = _skip_reasons(base), _skip_reasons(head)
+    skipped_base, skipped_head = base.skip_reasons(), head.skip_reasons()
     names += [n for n in {**skipped_base, **skipped_head} if n not in names]
     for name in names:
         b, h = per_boot(base, name), per_boot(head, name)
@@ -513,7 +495,7 @@ def _rows_of_pair(
         stored = (noise_floors or {}).get(name)
         if stored is not None:
             floor = max(floor or 0.0, stored)
-        wallclock = "wallclock" in (base.setup["mode"], head.setup["mode"])
+        wallclock = "wallclock" in (base.setup.mode, head.setup.mode)
         low, high = stats.log_ratio_ci(b.values, h.values)
         notes = [
             n
@@ -664,8 +646,8 @@ class Cost:
 
 
 def _profile_label(result: Result) -> str:
-    profile = result.data["target"].get("profile")
-    return str(profile) if profile else label(result)
+    profile = result.target.profile
+    return profile if profile else label(result)
 
 
 def cost_table(reference: Result, profiles: Sequence[Result], *, force: bool = False) -> Cost:
@@ -693,7 +675,7 @@ def cost_table(reference: Result, profiles: Sequence[Result], *, force: bool = F
         reference=reference.name,
         profiles=tuple(_profile_label(p) for p in profiles),
         rows=tuple(rows),
-        mode=str(reference.setup["mode"]),
+        mode=reference.setup.mode,
         forced=tuple(forced),
         notes=tuple(notes),
     )

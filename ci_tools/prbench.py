@@ -15,7 +15,7 @@ folder, the artifact the comment workflow downloads:
 ``evaluate`` reads such a folder as untrusted input: the manifest is checked
 against ``schemas/bench-pr-v1.schema.json``, result paths are built from
 validated profile names, every result is validated again by
-``results.load``, and the tables are rendered here, never taken from the
+``store.load``, and the tables are rendered here, never taken from the
 folder.
 """
 
@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import ci_tools
-from ci_tools import github, output, results
+from ci_tools import github, output
 from ci_tools.errors import BadInputError, CiToolsError, ExitCode
+from ci_tools.results import model, store
 from ci_tools.util import files, proc, schemas
 from ci_tools.util import markdown as md
 from ci_tools.util.git import git
@@ -231,7 +232,7 @@ _PROFILE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 # The comparison issue's API: compare_pairs([(base, head), ...]) -> Comparison
 # (one table and one Holm family for the whole matrix), render_markdown(c, max_chars=).
-ComparePairs = Callable[[Sequence[tuple[results.Result, results.Result]]], Any]
+ComparePairs = Callable[[Sequence[tuple[model.Result, model.Result]]], Any]
 RenderMarkdown = Callable[..., str]
 
 
@@ -357,7 +358,7 @@ def evaluate(
     manifest = load_manifest(folder)
     failed: dict[str, Outcome] = {}
     problems: list[str] = []
-    pairs: dict[str, tuple[results.Result, results.Result]] = {}
+    pairs: dict[str, tuple[model.Result, model.Result]] = {}
     for entry in manifest["profiles"]:
         name = entry["name"]
         if not _PROFILE.match(name):  # the schema says so too; paths are built from it
@@ -376,8 +377,8 @@ def evaluate(
             continue
         try:
             pairs[name] = (
-                results.load(result_path(folder, name, "base")),
-                results.load(result_path(folder, name, "head")),
+                store.load(result_path(folder, name, "base")),
+                store.load(result_path(folder, name, "head")),
             )
         except CiToolsError as exc:
             failed[name] = Outcome(

@@ -22,7 +22,7 @@ from ci_tools.boot.ports import Forward
 from ci_tools.config import DEFAULT_CMDLINE, BenchSpec, Config, LinuxGuest, Profile
 from ci_tools.errors import BadInputError, SetupError
 from ci_tools.host import provision
-from ci_tools.results import Result
+from ci_tools.results.model import Result
 from ci_tools.util import packages
 
 

@@ -6,7 +6,7 @@ import statistics
 
 from tabulate import tabulate
 
-from ci_tools.results import Result
+from ci_tools.results.model import Result
 
 
 def _ns(value: float) -> str:
@@ -25,7 +25,7 @@ def run_rows(result: Result) -> list[list[str]]:
              f"±{spread / 2:.1f}%"]
         )  # fmt: skip
     for name, reason in skipped.items():
-        if name not in result.data["benchmarks"]:
+        if name not in result.benchmark_names():
             rows.append([name, "0", "skipped", "", "", reason])
     return rows
 
@@ -37,13 +37,12 @@ def run_table(result: Result, *, fmt: str = "simple") -> str:
     table = tabulate(run_rows(result), headers=headers, tablefmt=fmt, disable_numparse=True,
                      colalign=("left", "right", "right", "right", "right", "right"))  # fmt: skip
     title = (
-        f"{result.name}: {setup['accelerator'].upper()}, {setup['mode']}, "
-        f"{'quick' if setup['quick'] else 'full'}, {setup['boots']} boot(s) x "
-        f"{setup['rounds']} round(s)"
+        f"{result.name}: {setup.accelerator.upper()}, {setup.mode}, "
+        f"{'quick' if setup.quick else 'full'}, {setup.boots} boot(s) x "
+        f"{setup.rounds} round(s)"
     )
     lines = [title, "", table]
-    for name, values in result.data["extras"].items():
-        nums = [v["value"] for v in values]
+    for name, nums in result.extras().items():
         lines.append(f"{name}: median {statistics.median(nums):,.1f} ({len(nums)} samples)")
     status = result.status
     if not status.complete:

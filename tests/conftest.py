@@ -15,9 +15,9 @@ import numpy as np
 import pexpect
 import pytest
 
-from ci_tools import results
 from ci_tools.build.toolchain import RUST_SRC, Toolchain
-from ci_tools.results import Result
+from ci_tools.results import store
+from ci_tools.results.model import Result
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parent.parent
@@ -119,7 +119,7 @@ def make(
     doc["extras"] = {}
     if status:
         doc["status"] = dict(status)
-    results.validate(doc, source=name)
+    store.validate(doc, source=name)
     return Result(doc, Path(name))
 
 

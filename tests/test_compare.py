@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ci_tools import compare, results
+from ci_tools import compare
 from ci_tools.compare import Verdict
 from ci_tools.errors import BadInputError, ExitCode
-from ci_tools.results import Result
+from ci_tools.results import store
+from ci_tools.results.model import Result
 
 from conftest import FIXTURES, bimodal, make, noisy, suite
 
@@ -387,24 +388,24 @@ def test_regression_wins_over_incomplete() -> None:
 
 
 def test_real_runs_same_kernel_other_boots_no_regression() -> None:
-    a = results.load(RESULTS / "linux-det-8boots-a.json")
-    b = results.load(RESULTS / "linux-det-8boots-b.json")
+    a = store.load(RESULTS / "linux-det-8boots-a.json")
+    b = store.load(RESULTS / "linux-det-8boots-b.json")
     c = compare.compare_results([a, b])
     assert c.count(Verdict.REGRESSION) == 0, compare.render_markdown(c)
     assert c.exit_code is ExitCode.OK, compare.render_markdown(c)
 
 
 def test_real_runs_with_getpid_ten_percent_slower() -> None:
-    a = results.load(RESULTS / "linux-det-8boots-a.json")
-    b = results.load(RESULTS / "linux-det-8boots-b-getpid-x1.10.json")
+    a = store.load(RESULTS / "linux-det-8boots-a.json")
+    b = store.load(RESULTS / "linux-det-8boots-b-getpid-x1.10.json")
     c = compare.compare_results([a, b])
     assert {r.benchmark for r in c.rows if r.verdict is Verdict.REGRESSION} == {"getpid"}
     assert c.exit_code is ExitCode.REGRESSION
 
 
 def test_real_deterministic_and_wallclock_runs_are_refused() -> None:
-    a = results.load(RESULTS / "linux-det-8boots-a.json")
-    w = results.load(RESULTS / "linux-wallclock-8boots.json")
+    a = store.load(RESULTS / "linux-det-8boots-a.json")
+    w = store.load(RESULTS / "linux-wallclock-8boots.json")
     with pytest.raises(BadInputError) as err:
         compare.compare_results([a, w])
     assert "mode differs: linux-det-8boots-a.json deterministic, " in err.value.message

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ci_tools import cli, compare, results
+from ci_tools import cli, compare
+from ci_tools.results import store
 
 from conftest import make, suite
 
@@ -50,7 +51,7 @@ def test_exit_2_inconclusive(tmp_path: Path) -> None:
     head = make(suite(rng, 3), name="h.json")
     for r in (base, head):
         assert r.path is not None
-        results.save(dict(r.data), tmp_path / r.path.name)
+        store.save(dict(r.data), tmp_path / r.path.name)
     assert cli.main(["compare", str(tmp_path / "b.json"), str(tmp_path / "h.json")]) == 2
 
 
@@ -137,8 +138,8 @@ def test_cost_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
 def test_files_outside_the_repo_keep_their_names(tmp_path: Path) -> None:
     shutil.copy(A, tmp_path / "base.json")
     shutil.copy(SLOW, tmp_path / "head.json")
-    c = compare.compare_results([results.load(tmp_path / "base.json"),
-                                 results.load(tmp_path / "head.json")])  # fmt: skip
+    c = compare.compare_results([store.load(tmp_path / "base.json"),
+                                 store.load(tmp_path / "head.json")])  # fmt: skip
     assert c.pairs == (("base.json", "head.json"),)
 
 
@@ -147,7 +148,7 @@ def test_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert cli.main(["calibrate", A, B, "-o", str(out)]) == 0
     document = json.loads(out.read_text())
     assert document["mode"] == "deterministic"
-    assert set(document["noise_floor"]) == set(results.load(Path(A)).benchmark_names())
+    assert set(document["noise_floor"]) == set(store.load(Path(A)).benchmark_names())
     assert "calibration:" in capsys.readouterr().out
     assert cli.main(["compare", A, SLOW, "--calibration", str(out)]) == 1
     assert cli.main(["calibrate", A, WALL, "-o", str(out)]) == 3

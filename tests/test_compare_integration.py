@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import results, stats
+from ci_tools import stats
 from ci_tools.host import provision
+from ci_tools.results import store
 
 from guest import run_cli
 
@@ -40,7 +41,7 @@ def scaled(source: Path, out: Path, benchmark: str, factor: float) -> Path:
     for s in document["benchmarks"][benchmark]["samples"]:
         s["total_ns"] = round(s["total_ns"] * factor)
         s["per_iter_ns"] = s["total_ns"] // s["iterations"]
-    results.save(document, out)
+    store.save(document, out)
     return out
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ci_tools import compare, results, tables
+from ci_tools import compare, tables
 from ci_tools.compare import Verdict
 from ci_tools.errors import BadInputError
+from ci_tools.results import model, store
 from ci_tools.util import markdown
 
 from conftest import make, suite
@@ -18,8 +19,8 @@ from conftest import make, suite
 RESULTS = Path(__file__).parent / "fixtures" / "results"
 
 
-def fixture(name: str) -> results.Result:
-    return results.load(RESULTS / name)
+def fixture(name: str) -> model.Result:
+    return store.load(RESULTS / name)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import results
 from ci_tools.errors import ExitCode
 from ci_tools.host import provision
+from ci_tools.results import store
 
 from guest import REPO, build_c, qemu_processes, run_cli, vm_name
 
@@ -57,14 +57,14 @@ def test_fault_has_its_own_exit_code_and_keeps_results(
     assert run.returncode == code, run.stderr
     assert message in run.stderr
     assert str(out) in run.stderr  # says where the partial result is
-    result = results.load(out)  # the partial result is schema-valid
+    result = store.load(out)  # the partial result is schema-valid
     assert result.status.kind.value == kind and not result.status.complete
     log = tmp_path / result.data["boots"][0]["console_log"]
     assert log.exists() and log.stat().st_size > 0
     if fault in ("half", "reset"):
         # the one benchmark measured before the failure is kept
         assert result.samples("getpid") == [345.0]
-    assert not qemu_processes(vm_name(result.setup["qemu"]["command"]))
+    assert not qemu_processes(vm_name(result.data["setup"]["qemu"]["command"]))
 
 
 def _wait_for_child_qemu(parent: int, timeout: float = 30) -> int:
@@ -112,7 +112,7 @@ def test_qemu_does_not_outlive_its_harness(fault_init: Path, tmp_path: Path, sig
     if sig == signal.SIGKILL:
         return  # nothing of ours can run; the kernel's PDEATHSIG took QEMU down
     assert code == ExitCode.INTERRUPTED
-    result = results.load(out)  # interrupted runs still write their result
+    result = store.load(out)  # interrupted runs still write their result
     assert result.status.kind.value == "interrupted"
 
 
@@ -122,7 +122,7 @@ def test_qemu_that_cannot_start_is_retried_twice_then_named(tmp_path: Path) -> N
     assert run.returncode == ExitCode.QEMU_FAILED
     assert "unable to find CPU model 'no-such-cpu'" in run.stderr
     assert run.stderr.count("retrying (infrastructure failure)") == 2
-    result = results.load(out)
+    result = store.load(out)
     assert result.status.kind.value == "qemu-failed"
     assert len(result.data["boots"][0]["attempts"]) == 2  # each retry recorded
 
@@ -136,7 +136,7 @@ def test_kvm_probe_classifies_and_auto_falls_back(tmp_path: Path) -> None:
     run = run_cli("bench", "linux", "--quick", "--accel", "auto", "--mode", "wallclock",
                   "--benchmarks", "getpid", "-o", str(out))  # fmt: skip
     assert run.returncode == 0, run.stderr
-    recorded = results.load(out).setup
+    recorded = store.load(out).data["setup"]
     if verdict.usable:
         assert recorded["accelerator"] == "kvm"
         return
@@ -169,7 +169,7 @@ def test_an_error_between_boots_keeps_the_boots_already_measured(tmp_path: Path)
                                  mode=qemu.Mode.WALLCLOCK, output=out)  # fmt: skip
     with pytest.raises(SetupError, match="already in use"):
         bench.run_guest(target, options, boot_fn=boot_then_fail)
-    result = results.load(out)
+    result = store.load(out)
     assert result.status.kind.value == "harness-error" and "boot 2 of 3" in result.status.reason
     assert len(result.samples("getpid")) == 1  # boot 1's sample survived
     assert [b["status"]["kind"] for b in result.data["boots"]] == ["complete", "harness-error"]

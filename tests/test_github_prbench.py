@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from github_fake import FakeGitHub, serve
 
-from ci_tools import cli, github, prbench, results
+from ci_tools import cli, github, prbench
 from ci_tools.errors import BadInputError, ExitCode
+from ci_tools.results import store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema" / "valid-linux-tcg-deterministic.json"
 REPO = "levkropp/kevlar"
@@ -40,7 +41,7 @@ def make_result(*, boots: int = 8, scale: dict[str, float] | None = None) -> dic
             bench["samples"].append(
                 dict(first, boot=boot, total_ns=total, per_iter_ns=total // first["iterations"])
             )
-    results.validate(document, source="test result")
+    store.validate(document, source="test result")
     return document
 
 
@@ -99,7 +100,7 @@ class FakeHarness:
         if (profile, side) in self.fail:
             return self.fail[(profile, side)]
         scale = self.head_scale.get(profile) if side == "head" else None
-        results.save(make_result(boots=self.boots, scale=scale), out)
+        store.save(make_result(boots=self.boots, scale=scale), out)
         return 0
 
 
@@ -332,7 +333,7 @@ def test_comment_twice_leaves_one_comment_with_the_new_table(
     assert "| ludicrous | regression |" in first
     # a new push: ludicrous is fixed, fortress regresses
     for profile, scale in (("ludicrous", None), ("fortress", {"stat": 1.3})):
-        results.save(make_result(scale=scale), prbench.result_path(artifact, profile, "head"))
+        store.save(make_result(scale=scale), prbench.result_path(artifact, profile, "head"))
     assert _comment(fake, artifact, monkeypatch) == ExitCode.OK
     (body,) = fake.bodies(REPO, 42)
     assert body.startswith(github.MARKER)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import results
 from ci_tools.bench import CORE_BENCHMARKS
 from ci_tools.host import provision
+from ci_tools.results import store
 
 from guest import REPO, build_c, qemu_processes, run_cli, vm_name
 
@@ -24,7 +24,7 @@ def test_linux_guest_quick_two_rounds(tmp_path: Path) -> None:
     out = tmp_path / "linux.json"
     run = run_cli("bench", "linux", "--quick", "--rounds", "2", "-o", str(out))
     assert run.returncode == 0, run.stderr
-    result = results.load(out)  # validates against the schema again
+    result = store.load(out)  # validates against the schema again
     assert result.status.complete
     assert result.benchmark_names() == list(CORE_BENCHMARKS)
     for name in CORE_BENCHMARKS:
@@ -32,7 +32,7 @@ def test_linux_guest_quick_two_rounds(tmp_path: Path) -> None:
         assert [s["round"] for s in samples] == [1, 2]
         assert all(s["per_iter_ns"] > 0 for s in samples)
     assert result.data["extras"]["pipe_throughput_MBps"][0]["value"] > 0
-    setup_ = result.setup
+    setup_ = result.data["setup"]
     assert setup_["accelerator"] in ("kvm", "tcg") and setup_["accelerator_reason"]
     assert setup_["quick"] is True and setup_["qemu"]["version"]
     if setup_["accelerator"] == "tcg":
@@ -51,7 +51,7 @@ def test_another_protocol_speaking_binary(tmp_path: Path) -> None:
     out = tmp_path / "kevlar-like.json"
     run = run_cli("bench", "linux", "--quick", "--binary", str(binary), "-o", str(out))
     assert run.returncode == 0, run.stderr
-    result = results.load(out)
+    result = store.load(out)
     assert result.data["target"]["bench_binary"]["suite"] == "kevlar"
     assert result.benchmark_names() == ["getpid"]
     assert result.skipped() == {"fork_exit": "(not implemented in this kernel)"}
@@ -61,9 +61,9 @@ def test_host_run(tmp_path: Path) -> None:
     out = tmp_path / "host.json"
     run = run_cli("bench", "host", "--quick", "--benchmarks", "getpid,pipe", "-o", str(out))
     assert run.returncode == 0, run.stderr
-    result = results.load(out)
+    result = store.load(out)
     assert result.benchmark_names() == ["getpid", "pipe"]
-    assert result.setup["accelerator"] == "none" and result.setup["qemu"] is None
+    assert result.setup.accelerator == "none" and result.setup.qemu is None
 
 
 def test_unchanged_source_is_not_rebuilt(tmp_path: Path, isolated_cache: Path) -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import results
 from ci_tools.boot import ports, qemu, vms
 from ci_tools.errors import BadInputError, ExitCode
 from ci_tools.host import provision
+from ci_tools.results import store
 
 from guest import qemu_processes, run_cli
 
@@ -129,7 +129,7 @@ def test_stale_qemu_of_ours_is_removed(tmp_path: Path) -> None:
         assert "stale QEMU that ci_tools started" in run.stderr
         assert stale.wait(timeout=10) is not None
         assert not qemu_processes(name)
-        assert results.load(out).data["boots"][0]["forwarded_ports"] == {"22": port}
+        assert store.load(out).data["boots"][0]["forwarded_ports"] == {"22": port}
     finally:
         stale.kill()
         stale.wait()

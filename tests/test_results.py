@@ -12,7 +12,7 @@ import pytest
 
 from ci_tools.boot.outcome import Status, StatusKind
 from ci_tools.errors import BadInputError, HarnessError
-from ci_tools.results import SCHEMAS, load, save, validate
+from ci_tools.results.store import SCHEMAS, load, save, validate
 from ci_tools.util.files import write_atomic
 from ci_tools.util.schemas import load_schema, schema_errors
 

@@ -1,69 +1,24 @@
-"""Result files: the versioned schema, validation on write and on read, atomic writes.
+"""Result files on disk: the versioned schema, validation on write and on read, atomic writes.
 
 The JSON Schema in ``schemas/results-v<N>.schema.json`` is the one source of
-truth for the file format; ``Result`` is a read-only view over a document
-that passed it.  Readers accept the versions in ``SCHEMAS`` and reject any
-other with a message that says which versions this ci_tools reads.
+truth for the file format; ``model.Result`` is a read-only view over a
+document that passed it.  Readers accept the versions in ``SCHEMAS`` and
+reject any other with a message that says which versions this ci_tools reads.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_tools.boot.outcome import Status
 from ci_tools.errors import BadInputError, HarnessError
+from ci_tools.results.model import Result
 from ci_tools.util.files import write_atomic
 from ci_tools.util.schemas import schema_errors
 
-SCHEMA_VERSION = 1
 SCHEMAS = {1: "results-v1.schema.json"}
-
-
-@dataclass(frozen=True)
-class Result:
-    """A validated result document, with the accessors comparisons need."""
-
-    data: Mapping[str, Any]
-    path: Path | None = None
-
-    @property
-    def name(self) -> str:
-        return str(self.data["target"]["name"])
-
-    @property
-    def status(self) -> Status:
-        return Status.from_dict(self.data["status"])
-
-    @property
-    def setup(self) -> Mapping[str, Any]:
-        return self.data["setup"]  # type: ignore[no-any-return]
-
-    def benchmark_names(self) -> list[str]:
-        return list(self.data["benchmarks"])
-
-    def samples(self, name: str) -> list[float]:
-        """Per-iteration nanoseconds of every sample of a benchmark, full precision."""
-        bench = self.data["benchmarks"].get(name)
-        if bench is None:
-            return []
-        return [s["total_ns"] / s["iterations"] for s in bench["samples"]]
-
-    def iterations(self, name: str) -> set[int]:
-        bench = self.data["benchmarks"].get(name, {"samples": []})
-        return {s["iterations"] for s in bench["samples"]}
-
-    def median(self, name: str) -> float | None:
-        values = self.samples(name)
-        return statistics.median(values) if values else None
-
-    def skipped(self) -> dict[str, str]:
-        """Benchmark name -> reason, for benchmarks skipped in any round."""
-        return {s["name"]: s["reason"] for s in self.data["skipped"]}
 
 
 def validate(document: Any, *, source: str) -> None:
