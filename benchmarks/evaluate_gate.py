@@ -76,7 +76,7 @@ class Boot:
 
 def collect(data: Path, mode: str, runs: int, boots: int, rounds: int) -> list[Result]:
     """``runs`` result files of ``boots`` boots each; existing files are reused."""
-    from ci_tools import bench
+    from ci_tools.bench import run
     from ci_tools.boot.qemu import Mode
     from ci_tools.build import linux_guest
     from ci_tools.host import provision
@@ -89,15 +89,15 @@ def collect(data: Path, mode: str, runs: int, boots: int, rounds: int) -> list[R
             continue
         provision.ensure_packages()
         # Each run gets its own command line (and so its own set of layouts).
-        cmdline = bench.DEFAULT_CMDLINE + (f" ci_tools.eval={k}" if k else "")
-        target = bench.GuestTarget(
+        cmdline = run.DEFAULT_CMDLINE + (f" ci_tools.eval={k}" if k else "")
+        target = run.GuestTarget(
             name="linux", kernel=linux_guest.find_linux_kernel(None), cmdline=cmdline
         )
-        options = bench.BenchOptions(
+        options = run.BenchOptions(
             rounds=rounds, boots=boots, mode=Mode(mode), accel="tcg", output=path
         )
         print(f"collecting {path} ({boots} boots x {rounds} round(s), {mode})", file=sys.stderr)
-        out.append(bench.run_guest(target, options))
+        out.append(run.run_guest(target, options))
     return out
 
 

@@ -348,11 +348,12 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from ci_tools import bench, config, profiles, report
+    from ci_tools import config, report
+    from ci_tools.bench import run, targets
     from ci_tools.boot.ports import Forward
     from ci_tools.boot.qemu import Mode
 
-    options = bench.BenchOptions(
+    options = run.BenchOptions(
         quick=args.quick,
         rounds=args.rounds,
         boots=getattr(args, "boots", 1),
@@ -365,9 +366,9 @@ def _run_bench(args: argparse.Namespace) -> int:
         silence_timeout=args.silence_timeout,
     )
     if args.target == "host":
-        result = bench.run_host(options)
+        result = run.run_host(options)
     else:
-        overrides = profiles.Overrides(
+        overrides = targets.Overrides(
             kernel=args.kernel,
             cmdline=args.cmdline,
             memory_mb=args.memory,
@@ -375,11 +376,11 @@ def _run_bench(args: argparse.Namespace) -> int:
             forwards=tuple(Forward.parse(f) for f in args.forward),
         )
         if args.target == "profile":
-            result = profiles.run_bench(config.load(args.config), args.name, options, overrides)
+            result = targets.run_bench(config.load(args.config), args.name, options, overrides)
         else:
             # The config's [linux] guest when there is a config here.
             loaded = config.load(check_paths=False) if config.default_path().exists() else None
-            result = profiles.run_linux_bench(loaded, options, overrides)
+            result = targets.run_linux_bench(loaded, options, overrides)
     print(report.run_table(result))
     print(f"\nresult: {result.path}")
     output.append_summary(report.run_table(result, fmt="github"))

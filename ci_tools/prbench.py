@@ -104,7 +104,7 @@ def default_boots(profiles: int) -> int:
     with fewer boots even an unmistakable change stays "inconclusive".
     """
     from ci_tools import compare, stats
-    from ci_tools.bench import CORE_BENCHMARKS
+    from ci_tools.bench.run import CORE_BENCHMARKS
 
     # 16 boots a side: benchmarks/evaluate_gate.py measured 0/400 false-alarm
     # tables and 92% detection of a 5% slowdown (7 of 8 benchmarks >= 98%) at

@@ -151,7 +151,7 @@ def test_kvm_probe_classifies_and_auto_falls_back(tmp_path: Path) -> None:
 
 
 def test_an_error_between_boots_keeps_the_boots_already_measured(tmp_path: Path) -> None:
-    from ci_tools import bench
+    from ci_tools.bench import run
     from ci_tools.boot import qemu
     from ci_tools.errors import SetupError
 
@@ -164,11 +164,11 @@ def test_an_error_between_boots_keeps_the_boots_already_measured(tmp_path: Path)
         return qemu.boot(spec, **kwargs)  # type: ignore[arg-type]
 
     out = tmp_path / "r.json"
-    target = bench.GuestTarget(name="linux", kernel=provision.ensure_guest_kernel())
-    options = bench.BenchOptions(quick=True, boots=3, accel="tcg", benchmarks=("getpid",),
+    target = run.GuestTarget(name="linux", kernel=provision.ensure_guest_kernel())
+    options = run.BenchOptions(quick=True, boots=3, accel="tcg", benchmarks=("getpid",),
                                  mode=qemu.Mode.WALLCLOCK, output=out)  # fmt: skip
     with pytest.raises(SetupError, match="already in use"):
-        bench.run_guest(target, options, boot_fn=boot_then_fail)
+        run.run_guest(target, options, boot_fn=boot_then_fail)
     result = store.load(out)
     assert result.status.kind.value == "harness-error" and "boot 2 of 3" in result.status.reason
     assert len(result.samples("getpid")) == 1  # boot 1's sample survived

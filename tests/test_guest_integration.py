@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools.bench import CORE_BENCHMARKS
+from ci_tools.bench.run import CORE_BENCHMARKS
 from ci_tools.host import provision
 from ci_tools.results import store
 

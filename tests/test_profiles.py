@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ci_tools import bench, config, profiles
+from ci_tools import config
+from ci_tools.bench import run, targets
 
 from conftest import write_config
 
@@ -19,7 +20,7 @@ def test_profile_guest_for_its_own_kernel(tmp_path: Path) -> None:
         '[profiles.fortress.bench]\nguest = "kernel"\nimage = "kevlar.x64.img"\n'
         'cmdline = ""\ncmdline_extra = "log=warn"\nmachine = "q35"\n',
     )
-    target = profiles.guest_target(config.load(path), "fortress")
+    target = targets.guest_target(config.load(path), "fortress")
     assert (target.name, target.profile, target.kernel) == ("fortress", "fortress", image)
     assert (target.cmdline, target.machine) == ("log=warn", "q35")
 
@@ -33,10 +34,10 @@ def test_profile_guest_on_linux_appends_the_safety_setting(tmp_path: Path) -> No
         '[profiles.ludicrous]\ntarget = "t"\nfeatures = []\n'
         'bench = { cmdline_extra = "mitigations=off" }\n',
     )
-    target = profiles.guest_target(config.load(path), "ludicrous")
+    target = targets.guest_target(config.load(path), "ludicrous")
     assert target.kernel == vmlinuz and target.machine == "pc"
-    assert target.cmdline == f"{bench.DEFAULT_CMDLINE} mitigations=off"
-    override = profiles.guest_target(
-        config.load(path), "ludicrous", profiles.Overrides(cmdline="console=ttyS0")
+    assert target.cmdline == f"{run.DEFAULT_CMDLINE} mitigations=off"
+    override = targets.guest_target(
+        config.load(path), "ludicrous", targets.Overrides(cmdline="console=ttyS0")
     )
     assert override.cmdline == "console=ttyS0 mitigations=off"

@@ -6,7 +6,7 @@ A profile's bench table says which kernel boots:
   setting appended to the command line (``cmdline_extra``).  ci_tools' demo
   uses this: ``bench-all`` then measures what real safety features cost.
 - ``guest = "kernel"``: the profile's own kernel image, built first (with
-  the stale-kernel checks of ``ci_tools.kernel_build``) when the table has a
+  the stale-kernel checks of ``build.kernel``) when the table has a
   ``build``.  The image gets ci_tools' bench initramfs as ``-initrd`` and the
   bench arguments after ``--`` on its command line; a kernel that embeds its
   own init (Kevlar's ``INIT_SCRIPT=/bin/bench``) ignores the initramfs.
@@ -17,8 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_tools import bench, output
+from ci_tools import output
+from ci_tools.bench.run import BenchOptions, GuestTarget, run_guest
 from ci_tools.boot.ports import Forward
+from ci_tools.build import linux_guest
+from ci_tools.build.kernel import build_image
 from ci_tools.config import DEFAULT_CMDLINE, BenchSpec, Config, LinuxGuest, Profile
 from ci_tools.errors import BadInputError, SetupError
 from ci_tools.host import provision
@@ -57,8 +60,6 @@ def bench_spec(config: Config, profile: Profile) -> BenchSpec:
 
 
 def _linux_kernel(linux: LinuxGuest, override: Path | None) -> Path:
-    from ci_tools.build import linux_guest
-
     if override is not None or linux.kernel is not None:
         return linux_guest.find_linux_kernel(override or linux.kernel)
     return provision.ensure_guest_kernel()
@@ -70,9 +71,7 @@ def _profile_kernel(
     if override is not None:
         return override
     if spec.build is not None:
-        from ci_tools.build import kernel
-
-        return kernel.build_image(config, profile)
+        return build_image(config, profile)
     assert spec.image is not None  # the config's validation guarantees it
     if not spec.image.is_file():
         raise SetupError(
@@ -82,9 +81,7 @@ def _profile_kernel(
     return spec.image
 
 
-def guest_target(
-    config: Config, name: str, overrides: Overrides = Overrides()
-) -> bench.GuestTarget:
+def guest_target(config: Config, name: str, overrides: Overrides = Overrides()) -> GuestTarget:
     """The QEMU guest that benchmarks profile ``name`` (builds its kernel if it has to)."""
     profile = config.profile(name)
     spec = bench_spec(config, profile)
@@ -96,7 +93,7 @@ def guest_target(
         kernel = _profile_kernel(config, profile, spec, overrides.kernel)
         base = _first(overrides.cmdline, spec.cmdline, DEFAULT_CMDLINE)
         machine = spec.machine or "pc"
-    return bench.GuestTarget(
+    return GuestTarget(
         name=profile.name,
         profile=profile.name,
         kernel=kernel,
@@ -108,11 +105,11 @@ def guest_target(
     )
 
 
-def linux_target(config: Config | None, overrides: Overrides = Overrides()) -> bench.GuestTarget:
+def linux_target(config: Config | None, overrides: Overrides = Overrides()) -> GuestTarget:
     """The reference Linux guest of ``bench linux``: the config's [linux] when there
     is a config, so it boots under the same settings as the profiles' benches."""
     linux = config.linux if config is not None else LinuxGuest()
-    return bench.GuestTarget(
+    return GuestTarget(
         name="linux",
         kernel=_linux_kernel(linux, overrides.kernel),
         cmdline=_first(overrides.cmdline, linux.cmdline),
@@ -122,25 +119,25 @@ def linux_target(config: Config | None, overrides: Overrides = Overrides()) -> b
     )
 
 
-def _ensure_tools(options: bench.BenchOptions) -> None:
+def _ensure_tools(options: BenchOptions) -> None:
     """QEMU, and musl-gcc unless another bench binary is given."""
     programs = ("qemu-system-x86_64",) if options.binary else packages.BENCH
     provision.ensure_packages(programs)
 
 
 def run_linux_bench(
-    config: Config | None, options: bench.BenchOptions, overrides: Overrides = Overrides()
+    config: Config | None, options: BenchOptions, overrides: Overrides = Overrides()
 ) -> Result:
     _ensure_tools(options)
-    return bench.run_guest(linux_target(config, overrides), options)
+    return run_guest(linux_target(config, overrides), options)
 
 
 def run_bench(
-    config: Config, name: str, options: bench.BenchOptions, overrides: Overrides = Overrides()
+    config: Config, name: str, options: BenchOptions, overrides: Overrides = Overrides()
 ) -> Result:
     _ensure_tools(options)
     target = guest_target(config, name, overrides)
     output.info(
         f"{name}: booting {target.kernel} with `{target.cmdline}` on machine {target.machine}"
     )
-    return bench.run_guest(target, options)
+    return run_guest(target, options)
