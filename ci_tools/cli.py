@@ -476,7 +476,8 @@ def _bench_pr(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from ci_tools import compare, tables
+    from ci_tools import tables
+    from ci_tools.compare import calibration, decide
     from ci_tools.results import store
     from ci_tools.util import files
 
@@ -484,19 +485,19 @@ def _compare(args: argparse.Namespace) -> int:
     if args.pairs and len(loaded) % 2:
         raise BadInputError("--pairs needs an even number of files: BASE1 HEAD1 BASE2 HEAD2 ...")
     pairs = list(zip(loaded[::2], loaded[1::2], strict=True)) if args.pairs else None
-    comparison = compare.compare_pairs(
+    comparison = decide.compare_pairs(
         pairs or [(loaded[0], r) for r in loaded[1:]],
-        min_effects=compare.min_effects_from_config(args.config),
+        min_effects=decide.min_effects_from_config(args.config),
         force=args.force,
-        alpha=compare.DEFAULT_ALPHA if args.alpha is None else args.alpha,
+        alpha=decide.DEFAULT_ALPHA if args.alpha is None else args.alpha,
         noise_floors=(
-            compare.load_calibration(args.calibration, mode=loaded[0].setup.mode)
+            calibration.load_calibration(args.calibration, mode=loaded[0].setup.mode)
             if args.calibration
             else None
         ),
     )
     print(tables.comparison_plain(comparison) if args.plain else tables.comparison_text(comparison))
-    markdown = compare.render_markdown(comparison)
+    markdown = tables.comparison_markdown(comparison)
     if args.markdown:
         files.write_atomic(args.markdown, markdown)
     output.append_summary(markdown)
@@ -506,11 +507,11 @@ def _compare(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     import json
 
-    from ci_tools import compare
+    from ci_tools.compare import calibration
     from ci_tools.results import store
     from ci_tools.util import files
 
-    document = compare.calibrate([store.load(p) for p in args.files], force=args.force)
+    document = calibration.calibrate([store.load(p) for p in args.files], force=args.force)
     files.write_atomic(args.output, json.dumps(document, indent=2) + "\n")
     for name, floor in document["noise_floor"].items():
         print(f"{name:<16} {floor:7.1%}")
@@ -519,15 +520,16 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _cost(args: argparse.Namespace) -> int:
-    from ci_tools import compare, tables
+    from ci_tools import tables
+    from ci_tools.compare import cost
     from ci_tools.results import store
     from ci_tools.util import files
 
-    cost = compare.cost_table(
+    table = cost.cost_table(
         store.load(args.reference), [store.load(p) for p in args.files], force=args.force
     )
-    print(tables.cost_text(cost))
-    markdown = tables.cost_markdown(cost)
+    print(tables.cost_text(table))
+    markdown = tables.cost_markdown(table)
     if args.markdown:
         files.write_atomic(args.markdown, markdown)
     output.append_summary(markdown)

@@ -547,7 +547,7 @@ def fit_sections(renderers: Sequence[Renderer], budget: int) -> tuple[list[str],
     """Render every section in full, or within shares of ``budget`` if too long.
 
     Each renderer takes ``max_chars`` (None: everything) and trims its own
-    least interesting rows first (``compare.render_markdown`` drops unchanged
+    least interesting rows first (``tables.comparison_markdown`` drops unchanged
     benchmarks).  Sections that fit in full leave their unused share to the
     others.  Returns the texts and whether anything was trimmed.
     """

@@ -36,7 +36,8 @@ from typing import Any
 import ci_tools
 from ci_tools import github, output
 from ci_tools.errors import BadInputError, CiToolsError, ExitCode
-from ci_tools.results import model, store
+from ci_tools.results import store
+from ci_tools.results.model import Result
 from ci_tools.util import files, proc, schemas
 from ci_tools.util import markdown as md
 from ci_tools.util.git import git
@@ -103,13 +104,13 @@ def default_boots(profiles: int) -> int:
     ``compare`` tests every benchmark of every profile as one Holm family;
     with fewer boots even an unmistakable change stays "inconclusive".
     """
-    from ci_tools import compare, stats
     from ci_tools.bench.run import CORE_BENCHMARKS
+    from ci_tools.compare import decide, stats
 
     # 16 boots a side: benchmarks/evaluate_gate.py measured 0/400 false-alarm
     # tables and 92% detection of a 5% slowdown (7 of 8 benchmarks >= 98%) at
     # about 6 minutes of runner time per profile; 8 detected only 84%.
-    needed = stats.boots_needed(profiles * len(CORE_BENCHMARKS), compare.DEFAULT_ALPHA)
+    needed = stats.boots_needed(profiles * len(CORE_BENCHMARKS), decide.DEFAULT_ALPHA)
     return max(needed, DETECTION_BOOTS)
 
 
@@ -232,7 +233,7 @@ _PROFILE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 # The comparison issue's API: compare_pairs([(base, head), ...]) -> Comparison
 # (one table and one Holm family for the whole matrix), render_markdown(c, max_chars=).
-ComparePairs = Callable[[Sequence[tuple[model.Result, model.Result]]], Any]
+ComparePairs = Callable[[Sequence[tuple[Result, Result]]], Any]
 RenderMarkdown = Callable[..., str]
 
 
@@ -347,18 +348,19 @@ def evaluate(
 ) -> Report:
     """Validate a bench-pr folder and compare the matrix; nothing in it is trusted."""
     if compare_pairs is None or render_markdown is None:
-        from ci_tools import compare
+        from ci_tools import tables
+        from ci_tools.compare import decide
 
         # The per-benchmark minimum effects of the trusted checkout's ci_tools.toml.
-        min_effects = compare.min_effects_from_config(None)
+        min_effects = decide.min_effects_from_config(None)
         compare_pairs = compare_pairs or functools.partial(
-            compare.compare_pairs, min_effects=min_effects
+            decide.compare_pairs, min_effects=min_effects
         )
-        render_markdown = render_markdown or compare.render_markdown
+        render_markdown = render_markdown or tables.comparison_markdown
     manifest = load_manifest(folder)
     failed: dict[str, Outcome] = {}
     problems: list[str] = []
-    pairs: dict[str, tuple[model.Result, model.Result]] = {}
+    pairs: dict[str, tuple[Result, Result]] = {}
     for entry in manifest["profiles"]:
         name = entry["name"]
         if not _PROFILE.match(name):  # the schema says so too; paths are built from it

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from ci_tools.compare import Comparison, Cost, Row, Side, Verdict
+from ci_tools.compare.cost import Cost
+from ci_tools.compare.model import Comparison, Row, Side, Verdict
 from ci_tools.util import markdown as md
 
 GITHUB_COMMENT_LIMIT = 65_536

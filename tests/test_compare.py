@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ci_tools import compare
-from ci_tools.compare import Verdict
+from ci_tools import tables
+from ci_tools.compare import calibration, decide, inputs, model
+from ci_tools.compare.model import Verdict
 from ci_tools.errors import BadInputError, ExitCode
 from ci_tools.results import store
 from ci_tools.results.model import Result
@@ -26,7 +27,7 @@ from conftest import FIXTURES, bimodal, make, noisy, suite
 RESULTS = FIXTURES / "results"
 
 
-def verdicts(c: compare.Comparison) -> dict[str, Verdict]:
+def verdicts(c: model.Comparison) -> dict[str, Verdict]:
     return {r.benchmark: r.verdict for r in c.rows}
 
 
@@ -36,7 +37,7 @@ def verdicts(c: compare.Comparison) -> dict[str, Verdict]:
 def test_a_a_tables_of_a_realistic_suite_raise_no_alarm() -> None:
     rng = np.random.default_rng(100)
     for _ in range(40):
-        c = compare.compare_results(
+        c = decide.compare_results(
             [make(suite(rng, 8), name="base.json"), make(suite(rng, 8), name="head.json")]
         )
         assert c.count(Verdict.REGRESSION) == 0
@@ -45,7 +46,7 @@ def test_a_a_tables_of_a_realistic_suite_raise_no_alarm() -> None:
 
 def test_identical_runs_are_no_change_exit_0() -> None:
     values = suite(np.random.default_rng(1), 8)
-    c = compare.compare_results([make(values, name="a.json"), make(values, name="b.json")])
+    c = decide.compare_results([make(values, name="a.json"), make(values, name="b.json")])
     assert set(verdicts(c).values()) == {Verdict.NO_CHANGE}
     assert c.exit_code is ExitCode.OK
     assert all(r.ratio == pytest.approx(1.0) for r in c.rows)
@@ -55,7 +56,7 @@ def test_ten_percent_on_one_stable_benchmark_is_that_regression_only() -> None:
     rng = np.random.default_rng(2)
     base = make(suite(rng, 8), name="base.json")
     head = make(suite(rng, 8, {"getpid": 1.10}), name="head.json")
-    c = compare.compare_results([base, head])
+    c = decide.compare_results([base, head])
     v = verdicts(c)
     assert v.pop("getpid") is Verdict.REGRESSION
     assert Verdict.REGRESSION not in v.values()
@@ -68,7 +69,7 @@ def test_ten_percent_on_one_stable_benchmark_is_that_regression_only() -> None:
 
 def test_slowdown_of_a_bimodal_benchmark_beyond_its_mode_gap_is_caught() -> None:
     rng = np.random.default_rng(3)
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(suite(rng, 10), name="b.json"), make(suite(rng, 10, {"pipe": 1.15}), name="h.json")]
     )
     assert verdicts(c)["pipe"] is Verdict.REGRESSION
@@ -79,7 +80,7 @@ def test_slowdown_of_a_bimodal_benchmark_beyond_its_mode_gap_is_caught() -> None
 def test_slowdown_inside_the_mode_gap_is_inconclusive_not_no_change() -> None:
     """9 % inside an 11 % layout gap: the rank test cannot confirm it with 10 boots; HL sees it."""
     rng = np.random.default_rng(0)
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make({"pipe": bimodal(rng, 10)}, name="b.json"),
          make({"pipe": bimodal(rng, 10, 1.09)}, name="h.json")]
     )  # fmt: skip
@@ -95,7 +96,7 @@ def test_slowdown_inside_the_mode_gap_is_inconclusive_not_no_change() -> None:
 
 def test_improvement() -> None:
     rng = np.random.default_rng(4)
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(suite(rng, 8), name="b.json"), make(suite(rng, 8, {"stat": 0.8}), name="h.json")]
     )
     assert verdicts(c)["stat"] is Verdict.IMPROVEMENT
@@ -104,7 +105,7 @@ def test_improvement() -> None:
 
 def test_significant_but_below_minimum_effect_is_no_change() -> None:
     rng = np.random.default_rng(5)
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(suite(rng, 8), name="b.json"), make(suite(rng, 8, {"getpid": 1.01}), name="h.json")]
     )
     row = next(r for r in c.rows if r.benchmark == "getpid")
@@ -117,7 +118,7 @@ def test_interval_straddling_the_threshold_is_inconclusive() -> None:
     rng = np.random.default_rng(6)
     base = {"fork_exit": noisy(rng, 10, 100_000, 0.02)}
     head = {"fork_exit": noisy(rng, 10, 104_000, 0.02)}
-    c = compare.compare_results([make(base, name="b.json"), make(head, name="h.json")])
+    c = decide.compare_results([make(base, name="b.json"), make(head, name="h.json")])
     row = c.rows[0]
     assert row.verdict is Verdict.INCONCLUSIVE, row
     assert row.ci is not None and row.ci[0] < 1 + row.threshold < row.ci[1]
@@ -127,7 +128,7 @@ def test_interval_straddling_the_threshold_is_inconclusive() -> None:
 
 def test_too_few_boots_is_inconclusive_and_says_how_many() -> None:
     rng = np.random.default_rng(7)
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(suite(rng, 3), name="b.json"), make(suite(rng, 3, {"getpid": 2.0}), name="h.json")]
     )
     assert set(verdicts(c).values()) == {Verdict.INCONCLUSIVE}
@@ -139,7 +140,7 @@ def test_rounds_are_not_replicates() -> None:
     # One boot with many rounds per side: layout effects cannot be told from a change.
     base = make({"getpid": [345.0]}, name="b.json", rounds=20)
     head = make({"getpid": [400.0]}, name="h.json", rounds=20)
-    c = compare.compare_results([base, head])
+    c = decide.compare_results([base, head])
     assert c.rows[0].verdict is Verdict.INCONCLUSIVE
     assert c.rows[0].base is not None and c.rows[0].base.samples == 20
 
@@ -148,7 +149,7 @@ def test_holm_controls_the_whole_table() -> None:
     """A row significant on its own is not once fifteen more rows share the error budget."""
     base_vals = [100.0, 101, 102, 103, 104, 105, 106, 107]
     head_vals = [v + 5.5 for v in base_vals]  # two boots overlap: p = 0.0011 alone
-    alone = compare.compare_results(
+    alone = decide.compare_results(
         [make({"x": base_vals}, name="b.json"), make({"x": head_vals}, name="h.json")],
         min_effects={"default": 0.001},
     )
@@ -159,7 +160,7 @@ def test_holm_controls_the_whole_table() -> None:
     flat = [100.0 + i for i in range(8)]
     crowd = {"x": base_vals, **{f"n{i}": flat for i in range(15)}}
     crowd_head = {"x": head_vals, **{f"n{i}": flat for i in range(15)}}
-    many = compare.compare_results(
+    many = decide.compare_results(
         [make(crowd, name="b.json"), make(crowd_head, name="h.json")],
         min_effects={"default": 0.001},
     )
@@ -174,7 +175,7 @@ def test_min_effect_per_benchmark_and_default() -> None:
     rng = np.random.default_rng(8)
     base = make(suite(rng, 8), name="b.json")
     head = make(suite(rng, 8, {"getpid": 1.05, "stat": 1.05}), name="h.json")
-    c = compare.compare_results([base, head], min_effects={"default": 0.02, "getpid": 0.10})
+    c = decide.compare_results([base, head], min_effects={"default": 0.02, "getpid": 0.10})
     v = verdicts(c)
     assert v["getpid"] is Verdict.NO_CHANGE  # 5 % < its 10 % minimum
     assert v["stat"] is Verdict.REGRESSION
@@ -183,7 +184,7 @@ def test_min_effect_per_benchmark_and_default() -> None:
 
 
 def test_wallclock_default_minimum_is_larger() -> None:
-    assert compare.min_effect_for("x", None, "wallclock") > compare.min_effect_for(
+    assert decide.min_effect_for("x", None, "wallclock") > decide.min_effect_for(
         "x", None, "deterministic"
     )
 
@@ -192,7 +193,7 @@ def test_stored_noise_floor_raises_the_threshold() -> None:
     rng = np.random.default_rng(9)
     base = make(suite(rng, 8), name="b.json")
     head = make(suite(rng, 8, {"getpid": 1.10}), name="h.json")
-    c = compare.compare_results([base, head], noise_floors={"getpid": 0.20})
+    c = decide.compare_results([base, head], noise_floors={"getpid": 0.20})
     row = next(r for r in c.rows if r.benchmark == "getpid")
     assert row.threshold == pytest.approx(0.20)
     assert row.verdict is Verdict.NO_CHANGE
@@ -200,7 +201,7 @@ def test_stored_noise_floor_raises_the_threshold() -> None:
 
 def test_noise_floor_of_a_noisy_benchmark_beats_its_minimum() -> None:
     rng = np.random.default_rng(10)
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(suite(rng, 10), name="b.json"), make(suite(rng, 10), name="h.json")]
     )
     row = next(r for r in c.rows if r.benchmark == "mmap_fault")
@@ -215,7 +216,7 @@ def test_three_files_each_against_the_first_one_family() -> None:
     base = make(suite(rng, 8), name="base.json")
     same = make(suite(rng, 8), name="same.json")
     slow = make(suite(rng, 8, {"read_null": 1.2}), name="slow.json")
-    c = compare.compare_results([base, same, slow])
+    c = decide.compare_results([base, same, slow])
     assert c.pairs == (("base.json", "same.json"), ("base.json", "slow.json"))
     assert c.family == 16
     flagged = [(r.head_label, r.benchmark) for r in c.rows if r.verdict is Verdict.REGRESSION]
@@ -231,7 +232,7 @@ def test_pairs_of_a_profile_matrix() -> None:
         )
         for p, slow in (("fortress", {"pipe": 1.3}), ("balanced", {}))
     ]
-    c = compare.compare_pairs(pairs)
+    c = decide.compare_pairs(pairs)
     assert c.family == 16
     flagged = [(r.base_label, r.benchmark) for r in c.rows if r.verdict is Verdict.REGRESSION]
     assert flagged == [("fortress.base.json", "pipe")]
@@ -244,7 +245,7 @@ def test_files_with_the_same_name_get_distinct_labels(tmp_path: Path) -> None:
         make(suite(rng, 8), name="x")
     a = Result(make(suite(rng, 8)).data, tmp_path / "base" / "result.json")
     b = Result(make(suite(rng, 8)).data, tmp_path / "head" / "result.json")
-    c = compare.compare_results([a, b])
+    c = decide.compare_results([a, b])
     assert c.pairs == (("base/result.json", "head/result.json"),)
 
 
@@ -264,7 +265,7 @@ def test_incompatible_results_are_refused(change: dict[str, Any], message: str) 
     values = {"getpid": [345.0] * 8}
     a, b = make(values, name="a.json"), make(values, name="b.json", setup=change)
     with pytest.raises(BadInputError) as err:
-        compare.compare_results([a, b])
+        decide.compare_results([a, b])
     assert message in err.value.message
     assert err.value.exit_code is ExitCode.BAD_INPUT
     assert "--force" in (err.value.hint or "")
@@ -276,7 +277,7 @@ def test_other_qemu_version_and_iterations_are_refused() -> None:
     data["setup"]["qemu"]["version"] = "8.2.0"
     for s in data["benchmarks"]["getpid"]["samples"]:
         s["iterations"] = 20_000
-    problems = compare.incompatibilities(a, Result(data, Path("b.json")))
+    problems = inputs.incompatibilities(a, Result(data, Path("b.json")))
     assert any("QEMU version differs: a.json 7.2" in p and "b.json 8.2.0" in p for p in problems)
     assert "iteration count of getpid differs: a.json [10000], b.json [20000]" in problems
 
@@ -285,28 +286,28 @@ def test_wallclock_needs_the_same_host_cpu_deterministic_does_not() -> None:
     values = {"getpid": [345.0] * 8}
     a = make(values, name="a.json")
     b = make(values, name="b.json", setup={"host_cpu": "Other CPU"})
-    assert compare.incompatibilities(a, b) == []
+    assert inputs.incompatibilities(a, b) == []
     aw = make(values, name="a.json", setup={"mode": "wallclock"})
     bw = make(values, name="b.json", setup={"mode": "wallclock", "host_cpu": "Other CPU"})
-    assert any("host CPU" in p for p in compare.incompatibilities(aw, bw))
+    assert any("host CPU" in p for p in inputs.incompatibilities(aw, bw))
 
 
 def test_forced_comparison_says_so() -> None:
     values = suite(np.random.default_rng(14), 8)
     a = make(values, name="a.json")
     b = make(values, name="b.json", setup={"mode": "wallclock"})
-    c = compare.compare_results([a, b], force=True)
+    c = decide.compare_results([a, b], force=True)
     assert c.forced == ("mode differs: a.json deterministic, b.json wallclock",)
     assert c.mode == "mixed"
-    assert "--force" in compare.render_markdown(c)
+    assert "--force" in tables.comparison_markdown(c)
 
 
 def test_bad_alpha_and_too_few_files() -> None:
     a = make({"getpid": [345.0] * 8}, name="a.json")
     with pytest.raises(BadInputError):
-        compare.compare_results([a])
+        decide.compare_results([a])
     with pytest.raises(BadInputError):
-        compare.compare_results([a, a], alpha=1.5)
+        decide.compare_results([a, a], alpha=1.5)
 
 
 # --- one side only, skipped, incomplete --------------------------------------------------------
@@ -316,7 +317,7 @@ def test_benchmark_missing_from_head_is_inconclusive() -> None:
     rng = np.random.default_rng(15)
     values = suite(rng, 8)
     head_values = {k: v for k, v in values.items() if k != "stat"}
-    c = compare.compare_results([make(values, name="b.json"), make(head_values, name="h.json")])
+    c = decide.compare_results([make(values, name="b.json"), make(head_values, name="h.json")])
     row = next(r for r in c.rows if r.benchmark == "stat")
     assert row.verdict is Verdict.INCONCLUSIVE and row.reason == "not measured in h.json"
     assert c.exit_code is ExitCode.INCONCLUSIVE
@@ -325,7 +326,7 @@ def test_benchmark_missing_from_head_is_inconclusive() -> None:
 def test_new_benchmark_in_head_is_listed_and_harmless() -> None:
     rng = np.random.default_rng(16)
     values = suite(rng, 8)
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(values, name="b.json"), make({**values, "brk": [900.0] * 8}, name="h.json")]
     )
     row = next(r for r in c.rows if r.benchmark == "brk")
@@ -338,7 +339,7 @@ def test_skipped_benchmark_is_listed_with_its_reason() -> None:
     values = suite(rng, 8)
     head_values = {k: v for k, v in values.items() if k != "fork_exit"}
     skips = [("fork_exit", b, "(fork failed at iter 3)") for b in range(8)]
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(values, name="b.json"), make(head_values, name="h.json", skipped=skips)]
     )
     row = next(r for r in c.rows if r.benchmark == "fork_exit")
@@ -352,7 +353,7 @@ def test_benchmark_skipped_in_some_boots_is_compared_and_flagged() -> None:
     head = suite(rng, 8)
     head["fork_exit"] = head["fork_exit"][:6]
     skips = [("fork_exit", b, "(fork failed)") for b in (6, 7)]
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(values, name="b.json"), make(head, name="h.json", skipped=skips)]
     )
     row = next(r for r in c.rows if r.benchmark == "fork_exit")
@@ -365,7 +366,7 @@ def test_incomplete_run_makes_the_table_inconclusive() -> None:
     values = suite(rng, 8)
     head_values = {k: v for k, v in values.items() if k not in ("mmap_fault", "stat")}
     status = {"state": "incomplete", "kind": "kernel-panic", "reason": "boot 8 of 8: panic"}
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(values, name="b.json"), make(head_values, name="h.json", status=status)]
     )
     assert c.incomplete == ("h.json: kernel-panic: boot 8 of 8: panic",)
@@ -377,7 +378,7 @@ def test_incomplete_run_makes_the_table_inconclusive() -> None:
 def test_regression_wins_over_incomplete() -> None:
     rng = np.random.default_rng(20)
     status = {"state": "incomplete", "kind": "incomplete", "reason": "cut short"}
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(suite(rng, 8), name="b.json"),
          make(suite(rng, 8, {"getpid": 1.5}), name="h.json", status=status)]
     )  # fmt: skip
@@ -390,15 +391,15 @@ def test_regression_wins_over_incomplete() -> None:
 def test_real_runs_same_kernel_other_boots_no_regression() -> None:
     a = store.load(RESULTS / "linux-det-8boots-a.json")
     b = store.load(RESULTS / "linux-det-8boots-b.json")
-    c = compare.compare_results([a, b])
-    assert c.count(Verdict.REGRESSION) == 0, compare.render_markdown(c)
-    assert c.exit_code is ExitCode.OK, compare.render_markdown(c)
+    c = decide.compare_results([a, b])
+    assert c.count(Verdict.REGRESSION) == 0, tables.comparison_markdown(c)
+    assert c.exit_code is ExitCode.OK, tables.comparison_markdown(c)
 
 
 def test_real_runs_with_getpid_ten_percent_slower() -> None:
     a = store.load(RESULTS / "linux-det-8boots-a.json")
     b = store.load(RESULTS / "linux-det-8boots-b-getpid-x1.10.json")
-    c = compare.compare_results([a, b])
+    c = decide.compare_results([a, b])
     assert {r.benchmark for r in c.rows if r.verdict is Verdict.REGRESSION} == {"getpid"}
     assert c.exit_code is ExitCode.REGRESSION
 
@@ -407,7 +408,7 @@ def test_real_deterministic_and_wallclock_runs_are_refused() -> None:
     a = store.load(RESULTS / "linux-det-8boots-a.json")
     w = store.load(RESULTS / "linux-wallclock-8boots.json")
     with pytest.raises(BadInputError) as err:
-        compare.compare_results([a, w])
+        decide.compare_results([a, w])
     assert "mode differs: linux-det-8boots-a.json deterministic, " in err.value.message
 
 
@@ -420,15 +421,15 @@ def test_wallclock_regression_needs_a_calibration() -> None:
     rng = np.random.default_rng(21)
     base = make(suite(rng, 8), name="b.json", setup=WALL)
     head = make(suite(rng, 8, {"getpid": 1.5}), name="h.json", setup=WALL)
-    c = compare.compare_results([base, head])
+    c = decide.compare_results([base, head])
     row = next(r for r in c.rows if r.benchmark == "getpid")
     assert row.verdict is Verdict.INCONCLUSIVE
     assert "wall-clock drift between runs is unknown" in row.reason
     assert c.exit_code is ExitCode.INCONCLUSIVE
-    calibrated = compare.compare_results([base, head], noise_floors={"getpid": 0.3})
+    calibrated = decide.compare_results([base, head], noise_floors={"getpid": 0.3})
     row = next(r for r in calibrated.rows if r.benchmark == "getpid")
     assert row.verdict is Verdict.REGRESSION and row.threshold == pytest.approx(0.3)
-    drifted = compare.compare_results([base, head], noise_floors={"getpid": 0.6})
+    drifted = decide.compare_results([base, head], noise_floors={"getpid": 0.6})
     assert verdicts(drifted)["getpid"] is Verdict.NO_CHANGE
 
 
@@ -438,23 +439,23 @@ def test_calibrate_takes_the_largest_change_between_runs() -> None:
         make({"getpid": [345.0 * 1.02] * 4, "pipe": [3000.0 * 0.9] * 4}, name="r2.json"),
         make({"getpid": [345.0 * 0.99] * 4, "pipe": [3000.0] * 4}, name="r3.json"),
     ]
-    document = compare.calibrate(runs)
+    document = calibration.calibrate(runs)
     assert document["mode"] == "deterministic" and document["runs"] == 3
     floors = document["noise_floor"]
     assert floors["getpid"] == pytest.approx(1.02 / 0.99 - 1, abs=1e-4)
     assert floors["pipe"] == pytest.approx(1 / 0.9 - 1, abs=1e-4)
     with pytest.raises(BadInputError):
-        compare.calibrate(runs[:1])
+        calibration.calibrate(runs[:1])
     with pytest.raises(BadInputError):
-        compare.calibrate([runs[0], make({"getpid": [1.0] * 4}, name="w.json", setup=WALL)])
+        calibration.calibrate([runs[0], make({"getpid": [1.0] * 4}, name="w.json", setup=WALL)])
 
 
 def test_calibration_file_of_another_mode_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "cal.json"
     path.write_text(json.dumps({"mode": "wallclock", "noise_floor": {"getpid": 0.4}}))
-    assert compare.load_calibration(path, mode="wallclock") == {"getpid": 0.4}
+    assert calibration.load_calibration(path, mode="wallclock") == {"getpid": 0.4}
     with pytest.raises(BadInputError) as err:
-        compare.load_calibration(path, mode="deterministic")
+        calibration.load_calibration(path, mode="deterministic")
     assert "calibrates wallclock mode" in err.value.message
 
 
@@ -466,7 +467,7 @@ def test_a_benchmark_skipped_in_some_head_boots_is_not_no_change() -> None:
         name="head.json",
         skipped=[("getpid", b, "(fork failed at iter 3)") for b in range(12, 16)],
     )
-    rows = {r.benchmark: r for r in compare.compare_results([base, head]).rows}
+    rows = {r.benchmark: r for r in decide.compare_results([base, head]).rows}
     assert rows["getpid"].verdict is Verdict.INCONCLUSIVE
     assert "12 of 16 boots" in rows["getpid"].reason and "fork failed" in rows["getpid"].reason
     assert rows["stat"].verdict is Verdict.NO_CHANGE

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ci_tools import cli, compare
+from ci_tools import cli
+from ci_tools.compare import decide
 from ci_tools.results import store
 
 from conftest import make, suite
@@ -110,7 +111,7 @@ def test_config_min_effect_is_used(tmp_path: Path, capsys: pytest.CaptureFixture
     head, _, tail = text.partition("[compare]")
     rest = tail.split("\n", 2)[2] if "\n" in tail else ""
     config.write_text(head + "[compare]\nmin_effect = { default = 0.03, getpid = 0.2 }\n" + rest)
-    assert compare.min_effects_from_config(config) == {"default": 0.03, "getpid": 0.2}
+    assert decide.min_effects_from_config(config) == {"default": 0.03, "getpid": 0.2}
     assert cli.main(["compare", A, SLOW, "--config", str(config)]) == 0  # 10 % < 20 %
     # Without --config, ci_tools.toml in the working directory is read.
     assert cli.main(["compare", A, SLOW]) == 0
@@ -138,7 +139,7 @@ def test_cost_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
 def test_files_outside_the_repo_keep_their_names(tmp_path: Path) -> None:
     shutil.copy(A, tmp_path / "base.json")
     shutil.copy(SLOW, tmp_path / "head.json")
-    c = compare.compare_results([store.load(tmp_path / "base.json"),
+    c = decide.compare_results([store.load(tmp_path / "base.json"),
                                  store.load(tmp_path / "head.json")])  # fmt: skip
     assert c.pairs == (("base.json", "head.json"),)
 

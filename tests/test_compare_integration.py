@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import stats
+from ci_tools.compare import stats
 from ci_tools.host import provision
 from ci_tools.results import store
 

@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ci_tools import compare, tables
-from ci_tools.compare import Verdict
+from ci_tools import tables
+from ci_tools.compare import decide, model
+from ci_tools.compare.cost import cost_table
+from ci_tools.compare.model import Verdict
 from ci_tools.errors import BadInputError
-from ci_tools.results import model, store
+from ci_tools.results import store
+from ci_tools.results.model import Result
 from ci_tools.util import markdown
 
 from conftest import make, suite
@@ -19,18 +22,18 @@ from conftest import make, suite
 RESULTS = Path(__file__).parent / "fixtures" / "results"
 
 
-def fixture(name: str) -> model.Result:
+def fixture(name: str) -> Result:
     return store.load(RESULTS / name)
 
 
 @pytest.fixture(scope="module")
-def regression() -> compare.Comparison:
-    return compare.compare_results(
+def regression() -> model.Comparison:
+    return decide.compare_results(
         [fixture("linux-det-8boots-a.json"), fixture("linux-det-8boots-b-getpid-x1.10.json")]
     )
 
 
-def test_terminal_table_lists_regressions_first(regression: compare.Comparison) -> None:
+def test_terminal_table_lists_regressions_first(regression: model.Comparison) -> None:
     text = tables.comparison_text(regression)
     body = text.split("\n\n")[1].splitlines()
     assert body[0].split()[0] == "benchmark"
@@ -41,8 +44,8 @@ def test_terminal_table_lists_regressions_first(regression: compare.Comparison) 
         assert re.search(rf"^{name}\s.*no change", text, re.M), name
 
 
-def test_markdown_regressions_first_unchanged_folded(regression: compare.Comparison) -> None:
-    md = compare.render_markdown(regression)
+def test_markdown_regressions_first_unchanged_folded(regression: model.Comparison) -> None:
+    md = tables.comparison_markdown(regression)
     assert md.startswith("### Benchmarks: linux-det-8boots-a.json → ")
     top, folded = md.split("<details>", 1)
     assert "| `getpid`" in top and "**REGRESSION**" in top
@@ -59,13 +62,13 @@ def test_markdown_fits_a_budget_dropping_unchanged_rows_first() -> None:
     # 12 boots a side: enough for the U test to reach alpha / 600.
     many = {f"bench_{i:03d}": list(1000.0 + i + rng.random(12)) for i in range(600)}
     slow = dict(many, bench_007=list(1200.0 + rng.random(12)))
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(many, name="base.json"), make(slow, name="head.json")],
         min_effects={"default": 0.03},
     )
-    full = compare.render_markdown(c)
+    full = tables.comparison_markdown(c)
     assert len(full) > tables.GITHUB_COMMENT_LIMIT
-    cut = compare.render_markdown(c, max_chars=tables.GITHUB_COMMENT_LIMIT)
+    cut = tables.comparison_markdown(c, max_chars=tables.GITHUB_COMMENT_LIMIT)
     assert len(cut) <= tables.GITHUB_COMMENT_LIMIT
     assert "`bench_007`" in cut and "**REGRESSION**" in cut
     left = re.search(
@@ -74,7 +77,7 @@ def test_markdown_fits_a_budget_dropping_unchanged_rows_first() -> None:
     assert left is not None and left.group(1) == left.group(2)
     shown = cut.count("| `bench_")
     assert shown + int(left.group(1)) == 600
-    tiny = compare.render_markdown(c, max_chars=2000)
+    tiny = tables.comparison_markdown(c, max_chars=2000)
     assert len(tiny) <= 2000 and "`bench_007`" in tiny
 
 
@@ -82,8 +85,8 @@ def test_markdown_says_what_could_not_be_compared() -> None:
     rng = np.random.default_rng(2)
     values = suite(rng, 8)
     head = {k: v for k, v in values.items() if k != "pipe"}
-    c = compare.compare_results([make(values, name="b.json"), make(head, name="h.json")])
-    md = compare.render_markdown(c)
+    c = decide.compare_results([make(values, name="b.json"), make(head, name="h.json")])
+    md = tables.comparison_markdown(c)
     assert "| `pipe`" in md.split("<details>")[0]
     assert "not measured in h.json" in md
 
@@ -91,7 +94,7 @@ def test_markdown_says_what_could_not_be_compared() -> None:
 def test_plain_table_is_kevlars_layout_with_a_ratio_per_file() -> None:
     a, b = fixture("linux-det-8boots-a.json"), fixture("linux-det-8boots-b.json")
     slow = fixture("linux-det-8boots-b-getpid-x1.10.json")
-    c = compare.compare_results([a, b, slow])
+    c = decide.compare_results([a, b, slow])
     text = tables.comparison_plain(c)
     header = text.splitlines()[0].split()
     assert header == ["Benchmark", "linux-det-8boots-a.json", "linux-det-8boots-b.json",
@@ -104,7 +107,7 @@ def test_plain_table_is_kevlars_layout_with_a_ratio_per_file() -> None:
 def test_plain_table_marks_missing_values() -> None:
     rng = np.random.default_rng(3)
     values = suite(rng, 8)
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(values, name="b.json"), make({"getpid": values["getpid"]}, name="h.json")]
     )
     line = next(x for x in tables.comparison_plain(c).splitlines() if x.startswith("stat"))
@@ -117,7 +120,7 @@ def test_plain_table_marks_missing_values() -> None:
 def test_cost_table_against_fastest_profile_and_linux() -> None:
     linux = fixture("linux-det-8boots-a.json")
     profiles = [fixture(f"profile-{p}.json") for p in ("fortress", "balanced", "performance")]
-    cost = compare.cost_table(linux, profiles)
+    cost = cost_table(linux, profiles)
     assert cost.profiles == ("fortress", "balanced", "performance")
     text = tables.cost_text(cost)
     header = text.splitlines()[2]
@@ -140,9 +143,9 @@ def test_cost_refuses_incompatible_inputs() -> None:
     linux = fixture("linux-det-8boots-a.json")
     wall = fixture("linux-wallclock-8boots.json")
     with pytest.raises(BadInputError) as err:
-        compare.cost_table(linux, [wall])
+        cost_table(linux, [wall])
     assert "mode differs" in err.value.message
-    assert compare.cost_table(linux, [wall], force=True).forced
+    assert cost_table(linux, [wall], force=True).forced
 
 
 def test_markdown_makes_text_from_result_files_inert() -> None:
@@ -152,11 +155,11 @@ def test_markdown_makes_text_from_result_files_inert() -> None:
     evil = "`x` | <img src=x onerror=alert(1)> [link](http://e) @maintainer\n# head"
     head = {k: v for k, v in values.items() if k != "stat"}
     skips = [("stat", b, evil) for b in range(8)]
-    c = compare.compare_results(
+    c = decide.compare_results(
         [make(values, name="b.json"),
          make(head, name="h<i>.json", skipped=skips)]
     )  # fmt: skip
-    md = compare.render_markdown(c)
+    md = tables.comparison_markdown(c)
     assert "<img" not in md and "<i>" not in md
     assert "@maintainer" not in md and "@&#8203;maintainer" in md
     assert "[link](" not in md and "\\[link\\](http://e)" in md

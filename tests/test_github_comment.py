@@ -132,7 +132,7 @@ def test_duplicates_update_the_oldest(fake: FakeGitHub, client: github.Client) -
 
 
 def _matrix_renderer(regressions: int, unchanged: int) -> github.Renderer:
-    """Renders like compare.render_markdown: unchanged rows are trimmed first."""
+    """Renders like tables.comparison_markdown: unchanged rows are trimmed first."""
     bad = [f"| slow_{i} | regression | +{i}.0% |" for i in range(regressions)]
     same = [f"| bench_{i:05d} | no change | +0.0% |" for i in range(unchanged)]
 

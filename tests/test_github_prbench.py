@@ -358,18 +358,18 @@ def test_results_for_another_commit_are_refused(
 
 
 def test_the_default_boots_let_the_whole_matrix_reach_a_verdict() -> None:
-    from ci_tools import compare, stats
+    from ci_tools.compare import decide, stats
 
     boots = prbench.default_boots(len(PROFILES))
     rows = len(PROFILES) * 8
-    assert stats.min_attainable_p(boots, boots) <= compare.DEFAULT_ALPHA / rows
+    assert stats.min_attainable_p(boots, boots) <= decide.DEFAULT_ALPHA / rows
     # ... and at least the boots the gate evaluation showed detect a 5% slowdown.
-    assert boots == max(prbench.DETECTION_BOOTS, stats.boots_needed(rows, compare.DEFAULT_ALPHA))
+    assert boots == max(prbench.DETECTION_BOOTS, stats.boots_needed(rows, decide.DEFAULT_ALPHA))
     # A matrix so large that significance needs more than that gets more.
     huge = 200
-    needed = stats.boots_needed(huge * 8, compare.DEFAULT_ALPHA)
+    needed = stats.boots_needed(huge * 8, decide.DEFAULT_ALPHA)
     assert prbench.default_boots(huge) == max(needed, prbench.DETECTION_BOOTS)
-    assert stats.min_attainable_p(needed - 1, needed - 1) > compare.DEFAULT_ALPHA / (huge * 8)
+    assert stats.min_attainable_p(needed - 1, needed - 1) > decide.DEFAULT_ALPHA / (huge * 8)
 
 
 def test_the_manifest_schema_is_a_valid_json_schema() -> None:

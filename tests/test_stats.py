@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ci_tools import stats
+from ci_tools.compare import stats
 
 
 def lognormal(rng: np.random.Generator, n: int, sigma: float, center: float = 1000.0) -> np.ndarray:

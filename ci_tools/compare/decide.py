@@ -5,7 +5,7 @@ first; ``compare_pairs([(base, head), ...])`` compares several pairs (a
 profile matrix) as one table.  Either way every row of the table belongs to
 one family: the false-alarm rate holds for the whole table, not per row.
 
-How a row is decided (the numbers come from ``ci_tools.stats``):
+How a row is decided (the numbers come from ``compare.stats``):
 
 1. Boots are the unit of replication: each boot gives one value, the
    median of its rounds.  With too few boots for the U test to ever reach
@@ -36,7 +36,8 @@ How a row is decided (the numbers come from ``ci_tools.stats``):
 
 Inputs taken under different accelerators, modes, QEMU versions or
 machines, CPU models or iteration counts are refused (``BadInputError``,
-exit 3) unless forced; a forced table carries the differences in its notes.
+exit 3) unless forced (``compare.inputs``); a forced table carries the differences
+in its notes.
 Benchmarks on one side only, skipped or from an incomplete run are rows of
 their own, never dropped; anything that could not be measured makes the
 exit code at least "inconclusive", never "no regression".
@@ -44,17 +45,16 @@ exit code at least "inconclusive", never "no regression".
 
 from __future__ import annotations
 
-import json
 import math
-import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
-from typing import Any
 
-from ci_tools import stats
-from ci_tools.errors import BadInputError, ExitCode
+from ci_tools import config
+from ci_tools.compare import stats
+from ci_tools.compare.inputs import check_compatible, per_boot, unique_labels
+from ci_tools.compare.model import Comparison, Row, Side, Verdict
+from ci_tools.errors import BadInputError
 from ci_tools.results.model import Result
 
 DEFAULT_ALPHA = 0.01
@@ -65,142 +65,6 @@ DEFAULT_ALPHA = 0.01
 # floor.  Wall-clock runs move 20-40 % (and more) between runs of the same
 # code, hence the much larger default there, and a calibration on top.
 DEFAULT_MIN_EFFECT = {"deterministic": 0.03, "wallclock": 0.25}
-
-
-class Verdict(str, Enum):
-    REGRESSION = "regression"
-    INCONCLUSIVE = "inconclusive"
-    IMPROVEMENT = "improvement"
-    NO_CHANGE = "no change"
-    NEW = "new"  # only in head: nothing to compare with; does not affect the exit code
-
-    @property
-    def rank(self) -> int:
-        """Order of rows in the tables: regressions first, unchanged last."""
-        return list(Verdict).index(self)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Side:
-    """One side of a row: per-boot values of one benchmark in one result."""
-
-    values: tuple[float, ...]  # one per boot: the median of that boot's rounds
-    samples: int  # rounds over all boots
-
-    @property
-    def boots(self) -> int:
-        return len(self.values)
-
-    @property
-    def median(self) -> float:
-        return float(statistics.median(self.values))
-
-    @property
-    def spread(self) -> float:
-        """Half the range of the per-boot values, relative to their median."""
-        return (max(self.values) - min(self.values)) / 2 / self.median if self.median else 0.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class Row:
-    benchmark: str
-    base_label: str
-    head_label: str
-    base: Side | None
-    head: Side | None
-    verdict: Verdict
-    reason: str = ""
-    ratio: float | None = None  # Hodges-Lehmann estimate of head/base
-    ci: tuple[float, float] | None = None  # confidence interval of ratio
-    p: float | None = None
-    p_adjusted: float | None = None  # Holm over every row of the comparison
-    min_effect: float = 0.0
-    noise_floor: float | None = None
-
-    @property
-    def threshold(self) -> float:
-        return max(self.min_effect, self.noise_floor or 0.0)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Comparison:
-    pairs: tuple[tuple[str, str], ...]  # (base label, head label)
-    rows: tuple[Row, ...]
-    alpha: float
-    mode: str
-    family: int  # rows in the Holm family
-    forced: tuple[str, ...] = ()  # incompatibilities overridden by force=True
-    incomplete: tuple[str, ...] = ()  # "label: reason" of inputs that did not finish
-    notes: tuple[str, ...] = ()
-    confidence: float = stats.CONFIDENCE
-
-    @property
-    def labels(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for base, head in self.pairs:
-            seen.setdefault(base)
-            seen.setdefault(head)
-        return list(seen)
-
-    def count(self, verdict: Verdict) -> int:
-        return sum(1 for r in self.rows if r.verdict is verdict)
-
-    def sorted_rows(self) -> list[Row]:
-        """Regressions first, then inconclusive, improvements, new, unchanged (stable)."""
-        return sorted(self.rows, key=lambda r: r.verdict.rank)
-
-    @property
-    def exit_code(self) -> ExitCode:
-        if self.count(Verdict.REGRESSION):
-            return ExitCode.REGRESSION
-        if self.count(Verdict.INCONCLUSIVE) or self.incomplete:
-            return ExitCode.INCONCLUSIVE
-        return ExitCode.OK
-
-    @property
-    def summary(self) -> str:
-        parts = [
-            f"{self.count(Verdict.REGRESSION)} regression(s)",
-            f"{self.count(Verdict.INCONCLUSIVE)} inconclusive",
-            f"{self.count(Verdict.IMPROVEMENT)} improvement(s)",
-            f"{self.count(Verdict.NO_CHANGE)} unchanged",
-        ]
-        if self.count(Verdict.NEW):
-            parts.append(f"{self.count(Verdict.NEW)} new")
-        return ", ".join(parts)
-
-
-# --- reading one side ---------------------------------------------------------
-
-
-def label(result: Result) -> str:
-    return result.path.name if result.path is not None else result.name
-
-
-def unique_labels(results: Sequence[Result]) -> dict[int, str]:
-    """id(result) -> a short label; more of the path where file names collide."""
-    distinct = list({id(r): r for r in results}.values())
-    for depth in range(1, 8):
-        out = {}
-        for r in distinct:
-            if r.path is None:
-                out[id(r)] = r.name
-            else:
-                out[id(r)] = "/".join(r.path.parts[-depth:])
-        if len(set(out.values())) == len(out):
-            return out
-    return {id(r): f"{label(r)}#{i + 1}" for i, r in enumerate(distinct)}
-
-
-def per_boot(result: Result, name: str) -> Side | None:
-    """One value per boot (the median of its rounds, full precision); None if never measured."""
-    by_boot = result.samples_by_boot(name)
-    if not by_boot:
-        return None
-    values = tuple(float(statistics.median(by_boot[b])) for b in sorted(by_boot))
-    if any(v <= 0 for v in values):
-        return None
-    return Side(values=values, samples=sum(len(v) for v in by_boot.values()))
 
 
 def _partial_note(result: Result, name: str, side: Side | None, which: str) -> str:
@@ -214,133 +78,17 @@ def _partial_note(result: Result, name: str, side: Side | None, which: str) -> s
     return f"{which}: {got} of {run} boots ({why})"
 
 
-# --- compatibility ------------------------------------------------------------
-
-
-def incompatibilities(a: Result, b: Result) -> list[str]:
-    """Every reason the samples of ``a`` and ``b`` cannot be compared honestly."""
-    la, lb = label(a), label(b)
-    sa, sb = a.setup, b.setup
-    out = []
-
-    def differ(what: str, va: object, vb: object) -> None:
-        if va != vb:
-            out.append(f"{what} differs: {la} {va}, {lb} {vb}")
-
-    differ("target kind", a.target.kind, b.target.kind)
-    differ("accelerator", sa.accelerator, sb.accelerator)
-    differ("mode", sa.mode, sb.mode)
-    qa, qb = sa.qemu, sb.qemu
-    differ("QEMU version", qa and qa.version, qb and qb.version)
-    differ("QEMU machine", qa and qa.machine, qb and qb.machine)
-    differ("guest memory (MiB)", qa and qa.memory_mb, qb and qb.memory_mb)
-    differ("CPU model", sa.cpu_model, sb.cpu_model)
-    if "wallclock" in (sa.mode, sb.mode):
-        # Real time depends on the host; virtual time under -icount does not.
-        differ("host CPU (wall-clock timing)", sa.host_cpu, sb.host_cpu)
-    differ("quick/full mode", "quick" if sa.quick else "full", "quick" if sb.quick else "full")
-    for name in a.benchmark_names():
-        ia, ib = a.iterations(name), b.iterations(name)
-        if ia and ib and ia != ib:
-            out.append(f"iteration count of {name} differs: {la} {sorted(ia)}, {lb} {sorted(ib)}")
-    return out
-
-
-def check_compatible(
-    pairs: Iterable[tuple[Result, Result]], *, force: bool, action: str = "compare"
-) -> list[str]:
-    """Refuse (BadInputError) unless forced; returns the overridden differences."""
-    problems: list[str] = []
-    for a, b in pairs:
-        for p in incompatibilities(a, b):
-            if p not in problems:
-                problems.append(p)
-    if problems and not force:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise BadInputError(
-            f"cannot {action} these results honestly:\n{listing}",
-            hint="measure both sides the same way; or pass --force to compare anyway "
-            "(the table will say so)",
-        )
-    return problems
-
-
-# --- the comparison -----------------------------------------------------------
-
-
 def min_effects_from_config(path: Path | None) -> Mapping[str, float] | None:
     """``[compare] min_effect`` of the config file (``ci_tools.config``).
 
     With no path, the default config file is read if it exists (it is
     optional for ``compare``); a path that was named must exist.
     """
-    from ci_tools import config
-
     if path is None:
         path = config.default_path()
         if not path.is_file():
             return None
     return dict(config.load(path, check_paths=False).compare.min_effect) or None
-
-
-def load_calibration(path: Path, *, mode: str | None = None) -> dict[str, float]:
-    """A stored noise floor per benchmark: ``{"noise_floor": {"getpid": 0.004, ...}}``.
-
-    ``ci_tools calibrate`` writes one from A/A runs (see ``calibrate``).
-    """
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BadInputError(f"cannot read calibration {path}: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise BadInputError(f"{path}: invalid JSON: {exc.msg} (line {exc.lineno})") from exc
-    floors = document.get("noise_floor") if isinstance(document, dict) else None
-    if not isinstance(floors, dict) or not all(
-        isinstance(k, str) and isinstance(v, (int, float)) and 0 <= v < 10
-        for k, v in floors.items()
-    ):
-        raise BadInputError(
-            f"{path}: not a calibration file",
-            hint='expected {"noise_floor": {"<benchmark>": <relative change>, ...}}',
-        )
-    stored_mode = document.get("mode")
-    if mode is not None and stored_mode is not None and stored_mode != mode:
-        raise BadInputError(
-            f"{path} calibrates {stored_mode} mode; these results are {mode} mode",
-            hint="calibrate from A/A runs taken the way the compared results were",
-        )
-    return {k: float(v) for k, v in floors.items()}
-
-
-def calibrate(runs: Sequence[Result], *, force: bool = False) -> dict[str, Any]:
-    """A stored noise floor from A/A runs: several result files of the *same* code.
-
-    For every pair of runs and every benchmark, the change between them is
-    taken at the far end of its confidence interval (so the few runs a
-    calibration has do not understate it), and the largest over all pairs
-    is the benchmark's noise floor.  Unlike the A/A splits ``compare``
-    makes inside one run, this sees what changes between runs: the
-    machine's load in wall-clock mode, a rebuilt image's layout.
-    """
-    if len(runs) < 2:
-        raise BadInputError("calibrate needs at least two result files of the same code")
-    pairs = [(a, b) for i, a in enumerate(runs) for b in runs[i + 1 :]]
-    check_compatible(pairs, force=force, action="calibrate from")
-    floors: dict[str, float] = {}
-    for a, b in pairs:
-        for name in a.benchmark_names():
-            sa, sb = per_boot(a, name), per_boot(b, name)
-            if sa and sb:
-                # exp|log ratio| - 1: the same number whichever run is called base.
-                low, high = stats.log_ratio_ci(sa.values, sb.values)
-                change = math.expm1(max(abs(low), abs(high)))
-                floors[name] = max(floors.get(name, 0.0), round(change, 4))
-    return {
-        "mode": runs[0].setup.mode,
-        "runs": len(runs),
-        "boots": [len(r.boots) for r in runs],
-        "noise_floor": floors,
-    }
 
 
 def min_effect_for(name: str, min_effects: Mapping[str, float] | None, mode: str) -> float:
@@ -611,71 +359,3 @@ def _decide(item: _Pending, p_adj: float, alpha: float, family: int) -> Row:
         base=base, head=head, verdict=verdict, reason=reason, ratio=item.ratio, ci=item.ci,
         p=item.p, p_adjusted=p_adj, min_effect=item.min_effect, noise_floor=item.noise_floor,
     )  # fmt: skip
-
-
-def render_markdown(comparison: Comparison, *, max_chars: int | None = None) -> str:
-    """The comparison as GitHub markdown (see ``ci_tools.tables.comparison_markdown``)."""
-    from ci_tools import tables
-
-    return tables.comparison_markdown(comparison, max_chars=max_chars)
-
-
-# --- bench-all: the cost of each profile --------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class CostRow:
-    benchmark: str
-    reference: float | None  # median ns of the Linux guest
-    medians: tuple[float | None, ...]  # one per profile, in input order
-
-    @property
-    def fastest(self) -> float | None:
-        present = [m for m in self.medians if m is not None]
-        return min(present) if present else None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Cost:
-    reference: str
-    profiles: tuple[str, ...]
-    rows: tuple[CostRow, ...]
-    mode: str
-    forced: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-
-
-def _profile_label(result: Result) -> str:
-    profile = result.target.profile
-    return profile if profile else label(result)
-
-
-def cost_table(reference: Result, profiles: Sequence[Result], *, force: bool = False) -> Cost:
-    """Each profile's median per benchmark, to set against the fastest profile and Linux."""
-    if not profiles:
-        raise BadInputError("cost needs at least one profile result besides the reference")
-    everyone = [reference, *profiles]
-    forced = check_compatible(
-        [(reference, p) for p in profiles], force=force, action="set these results side by side"
-    )
-    names = list(dict.fromkeys(n for r in everyone for n in r.benchmark_names()))
-    rows = []
-    notes = []
-    for name in names:
-        ref = per_boot(reference, name)
-        medians = tuple(s.median if (s := per_boot(p, name)) else None for p in profiles)
-        rows.append(CostRow(benchmark=name, reference=ref.median if ref else None, medians=medians))
-        missing = [_profile_label(r) for r in everyone if per_boot(r, name) is None]
-        if missing:
-            notes.append(f"{name}: not measured in {', '.join(missing)}")
-    for r in everyone:
-        if not r.status.complete:
-            notes.append(f"{label(r)} is incomplete: {r.status.reason}")
-    return Cost(
-        reference=reference.name,
-        profiles=tuple(_profile_label(p) for p in profiles),
-        rows=tuple(rows),
-        mode=reference.setup.mode,
-        forced=tuple(forced),
-        notes=tuple(notes),
-    )
