@@ -348,10 +348,11 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from ci_tools import config, report
+    from ci_tools import config
     from ci_tools.bench import run, targets
     from ci_tools.boot.ports import Forward
     from ci_tools.boot.qemu import Mode
+    from ci_tools.report.run import run_table
 
     options = run.BenchOptions(
         quick=args.quick,
@@ -381,20 +382,20 @@ def _run_bench(args: argparse.Namespace) -> int:
             # The config's [linux] guest when there is a config here.
             loaded = config.load(check_paths=False) if config.default_path().exists() else None
             result = targets.run_linux_bench(loaded, options, overrides)
-    print(report.run_table(result))
+    print(run_table(result))
     print(f"\nresult: {result.path}")
-    output.append_summary(report.run_table(result, fmt="github"))
+    output.append_summary(run_table(result, fmt="github"))
     return ExitCode.OK
 
 
 def _show(args: argparse.Namespace) -> int:
-    from ci_tools import report
+    from ci_tools.report.run import run_table
     from ci_tools.results import store
 
     worst = ExitCode.OK
     for path in args.files:
         result = store.load(path)
-        print(report.run_table(result))
+        print(run_table(result))
         print()
         if not result.status.complete:
             worst = max(worst, result.status.kind.exit_code)
@@ -402,21 +403,21 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _comment(args: argparse.Namespace) -> int:
-    from ci_tools import github
+    from ci_tools.github import api, comment, event
 
     repo = args.repo or os.environ.get("GITHUB_REPOSITORY")
     if not repo:
         raise BadInputError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
-    details = args.details_url or github.run_url()
+    details = args.details_url or event.run_url()
     number = args.pr
     if args.body_file:
         if number is None and args.head_label is None:
-            number = github.read_event().number
+            number = event.read_event().number
         try:
             text = args.body_file.read_text(encoding="utf-8")
         except OSError as exc:
             raise BadInputError(f"cannot read {args.body_file}: {exc.strerror}") from exc
-        body = github.fit_comment("", [github.static_section(text)], details_url=details)
+        body = comment.fit_comment("", [comment.static_section(text)], details_url=details)
     else:
         from ci_tools import prbench
 
@@ -430,8 +431,8 @@ def _comment(args: argparse.Namespace) -> int:
             raise BadInputError(f"--pr {number} but {args.bench_dir} is for PR #{report.pr}")
         number = report.pr
         body = report.comment(details_url=details)
-    client = github.Client(os.environ.get("GITHUB_TOKEN"))
-    github.publish_comment(
+    client = api.Client(os.environ.get("GITHUB_TOKEN"))
+    comment.publish_comment(
         client,
         repo,
         body,
@@ -444,19 +445,19 @@ def _comment(args: argparse.Namespace) -> int:
 
 
 def _github_event(args: argparse.Namespace) -> int:
-    from ci_tools import github
+    from ci_tools.github import event
 
-    event = github.read_event(args.event_path, event_name=args.event_name)
+    found = event.read_event(args.event_path, event_name=args.event_name)
     values = {
-        "pr": "" if event.number is None else str(event.number),
-        "base-sha": event.base_sha or "",
-        "head-sha": event.head_sha,
-        "head-repository": event.head_repository or "",
-        "from-fork": "true" if event.from_fork else "false",
+        "pr": "" if found.number is None else str(found.number),
+        "base-sha": found.base_sha or "",
+        "head-sha": found.head_sha,
+        "head-repository": found.head_repository or "",
+        "from-fork": "true" if found.from_fork else "false",
     }
     for name, value in values.items():
         print(f"{name}={value}")
-        github.set_output(name, value)
+        event.set_output(name, value)
     return ExitCode.OK
 
 
@@ -476,8 +477,8 @@ def _bench_pr(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from ci_tools import tables
     from ci_tools.compare import calibration, decide
+    from ci_tools.report import tables
     from ci_tools.results import store
     from ci_tools.util import files
 
@@ -520,8 +521,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _cost(args: argparse.Namespace) -> int:
-    from ci_tools import tables
     from ci_tools.compare import cost
+    from ci_tools.report import tables
     from ci_tools.results import store
     from ci_tools.util import files
 

@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import ci_tools
-from ci_tools import github, output
+from ci_tools import output
 from ci_tools.errors import BadInputError, CiToolsError, ExitCode
+from ci_tools.github import comment, event
 from ci_tools.results import store
 from ci_tools.results.model import Result
 from ci_tools.util import files, proc, schemas
@@ -255,7 +256,7 @@ class Report:
     head_sha: str
     merge_base: str
     outcomes: tuple[Outcome, ...]
-    sections: tuple[github.Renderer, ...]
+    sections: tuple[comment.Renderer, ...]
 
     @property
     def exit_code(self) -> int:
@@ -294,7 +295,7 @@ class Report:
 
     def comment(self, *, details_url: str | None) -> str:
         """The sticky comment: marker, header, sections trimmed to fit."""
-        return github.fit_comment(self.header(), self.sections, details_url=details_url)
+        return comment.fit_comment(self.header(), self.sections, details_url=details_url)
 
     def annotate(self) -> None:
         for o in self.outcomes:
@@ -325,10 +326,10 @@ def load_manifest(folder: Path) -> dict[str, Any]:
     return document  # type: ignore[no-any-return]
 
 
-def _problems_section(lines: list[str]) -> github.Renderer:
+def _problems_section(lines: list[str]) -> comment.Renderer:
     text = "### Not compared\n\n" + "\n".join(lines) + "\n\n"
     text += "These are infrastructure, build or input problems, not performance verdicts.\n"
-    return github.static_section(text)
+    return comment.static_section(text)
 
 
 def _profile_verdict(rows: Sequence[Any], incomplete: bool) -> tuple[int, str]:
@@ -348,8 +349,8 @@ def evaluate(
 ) -> Report:
     """Validate a bench-pr folder and compare the matrix; nothing in it is trusted."""
     if compare_pairs is None or render_markdown is None:
-        from ci_tools import tables
         from ci_tools.compare import decide
+        from ci_tools.report import tables
 
         # The per-benchmark minimum effects of the trusted checkout's ci_tools.toml.
         min_effects = decide.min_effects_from_config(None)
@@ -419,7 +420,7 @@ def evaluate(
         code, verdict = _profile_verdict(rows, incomplete)
         outcomes.append(Outcome(profile=name, code=code, verdict=verdict))
 
-    sections: list[github.Renderer] = []
+    sections: list[comment.Renderer] = []
     if problems:
         sections.append(_problems_section(problems))
     if comparison is not None:
@@ -452,11 +453,11 @@ def main_options(
     """Fill what the command line left out from the pull_request event."""
     repository = os.environ.get("GITHUB_REPOSITORY")
     if base is None or head is None or pr is None:
-        event = github.read_event()
-        base = base or event.base_sha
-        head = head or event.head_sha
-        pr = pr or event.number
-        repository = event.repository
+        found = event.read_event()
+        base = base or found.base_sha
+        head = head or found.head_sha
+        pr = pr or found.number
+        repository = found.repository
     if not base or not head or not pr:
         raise BadInputError("need --base, --head and --pr (or a pull_request event)")
     for name in profiles:

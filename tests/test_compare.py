@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ci_tools import tables
 from ci_tools.compare import calibration, decide, inputs, model
 from ci_tools.compare.model import Verdict
 from ci_tools.errors import BadInputError, ExitCode
+from ci_tools.report import tables
 from ci_tools.results import store
 from ci_tools.results.model import Result
 

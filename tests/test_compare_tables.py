@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ci_tools import tables
 from ci_tools.compare import decide, model
 from ci_tools.compare.cost import cost_table
 from ci_tools.compare.model import Verdict
 from ci_tools.errors import BadInputError
+from ci_tools.github.comment import COMMENT_LIMIT
+from ci_tools.report import tables
 from ci_tools.results import store
 from ci_tools.results.model import Result
 from ci_tools.util import markdown
@@ -67,9 +68,9 @@ def test_markdown_fits_a_budget_dropping_unchanged_rows_first() -> None:
         min_effects={"default": 0.03},
     )
     full = tables.comparison_markdown(c)
-    assert len(full) > tables.GITHUB_COMMENT_LIMIT
-    cut = tables.comparison_markdown(c, max_chars=tables.GITHUB_COMMENT_LIMIT)
-    assert len(cut) <= tables.GITHUB_COMMENT_LIMIT
+    assert len(full) > COMMENT_LIMIT
+    cut = tables.comparison_markdown(c, max_chars=COMMENT_LIMIT)
+    assert len(cut) <= COMMENT_LIMIT
     assert "`bench_007`" in cut and "**REGRESSION**" in cut
     left = re.search(
         r"\*(\d+) row\(s\) left out to fit GitHub's size limit \((\d+) no change\)", cut

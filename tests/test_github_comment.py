@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from github_fake import BOT, FakeGitHub, serve
 
-from ci_tools import cli, github
+from ci_tools import cli
 from ci_tools.errors import BadInputError, ExitCode
+from ci_tools.github import api, comment
 
 REPO = "levkropp/kevlar"
 PR = 42
@@ -33,8 +34,8 @@ def sleeps() -> Sleeps:
 
 
 @pytest.fixture
-def client(fake: FakeGitHub, sleeps: Sleeps) -> github.Client:
-    return github.Client(fake.token, api_url=fake.url, sleep=sleeps, clock=lambda: 1_800_000_000.0)
+def client(fake: FakeGitHub, sleeps: Sleeps) -> api.Client:
+    return api.Client(fake.token, api_url=fake.url, sleep=sleeps, clock=lambda: 1_800_000_000.0)
 
 
 @pytest.fixture
@@ -79,10 +80,10 @@ def test_first_run_creates_second_run_updates_the_same_comment(
     assert len(fake.requests_for("PATCH")) == 1
 
     bodies = fake.bodies(REPO, PR)
-    ours = [b for b in bodies if github.MARKER in b]
+    ours = [b for b in bodies if comment.MARKER in b]
     assert len(ours) == 1
     assert "second table" in ours[0] and "first table" not in ours[0]
-    assert ours[0].startswith(github.MARKER)
+    assert ours[0].startswith(comment.MARKER)
     assert "https://github.com/levkropp/kevlar/actions/runs/11900000123" in ours[0]
     assert bodies[0] == "LGTM"
 
@@ -99,39 +100,39 @@ def test_an_unchanged_body_is_not_written_again(
 # -- finding the marker --------------------------------------------------------------
 
 
-def test_the_marker_is_found_on_page_3(fake: FakeGitHub, client: github.Client) -> None:
+def test_the_marker_is_found_on_page_3(fake: FakeGitHub, client: api.Client) -> None:
     for i in range(250):
         if i == 230:
-            ours = fake.add_comment(REPO, PR, f"{github.MARKER}\nold table", login=BOT)
+            ours = fake.add_comment(REPO, PR, f"{comment.MARKER}\nold table", login=BOT)
         else:
             fake.add_comment(REPO, PR, f"comment {i}")
-    result = github.upsert_comment(client, REPO, PR, "new table", author=BOT)
+    result = comment.upsert_comment(client, REPO, PR, "new table", author=BOT)
     assert (result.action, result.comment_id) == ("updated", ours)
     pages = [r.query.get("page", "1") for r in fake.requests_for("GET")]
     assert pages == ["1", "2", "3"]
     assert all(r.query["per_page"] == "100" for r in fake.requests_for("GET"))
     assert fake.requests_for("POST") == []
-    assert fake.bodies(REPO, PR)[230] == f"{github.MARKER}\nnew table"
+    assert fake.bodies(REPO, PR)[230] == f"{comment.MARKER}\nnew table"
 
 
-def test_a_look_alike_by_someone_else_is_not_taken(fake: FakeGitHub, client: github.Client) -> None:
-    fake.add_comment(REPO, PR, f"{github.MARKER}\nquoted by a user", login="mallory")
-    result = github.upsert_comment(client, REPO, PR, "table", author=BOT)
+def test_a_look_alike_by_someone_else_is_not_taken(fake: FakeGitHub, client: api.Client) -> None:
+    fake.add_comment(REPO, PR, f"{comment.MARKER}\nquoted by a user", login="mallory")
+    result = comment.upsert_comment(client, REPO, PR, "table", author=BOT)
     assert result.action == "created"
     assert fake.bodies(REPO, PR)[0].endswith("quoted by a user")
 
 
-def test_duplicates_update_the_oldest(fake: FakeGitHub, client: github.Client) -> None:
-    first = fake.add_comment(REPO, PR, f"{github.MARKER}\na", login=BOT)
-    second = fake.add_comment(REPO, PR, f"{github.MARKER}\nb", login=BOT)
-    result = github.upsert_comment(client, REPO, PR, "c", author=BOT)
+def test_duplicates_update_the_oldest(fake: FakeGitHub, client: api.Client) -> None:
+    first = fake.add_comment(REPO, PR, f"{comment.MARKER}\na", login=BOT)
+    second = fake.add_comment(REPO, PR, f"{comment.MARKER}\nb", login=BOT)
+    result = comment.upsert_comment(client, REPO, PR, "c", author=BOT)
     assert (result.comment_id, result.duplicates) == (first, (second,))
 
 
 # -- size ----------------------------------------------------------------------------
 
 
-def _matrix_renderer(regressions: int, unchanged: int) -> github.Renderer:
+def _matrix_renderer(regressions: int, unchanged: int) -> comment.Renderer:
     """Renders like tables.comparison_markdown: unchanged rows are trimmed first."""
     bad = [f"| slow_{i} | regression | +{i}.0% |" for i in range(regressions)]
     same = [f"| bench_{i:05d} | no change | +0.0% |" for i in range(unchanged)]
@@ -155,24 +156,24 @@ def _matrix_renderer(regressions: int, unchanged: int) -> github.Renderer:
 
 
 def test_an_oversized_table_is_trimmed_unchanged_rows_first(
-    fake: FakeGitHub, client: github.Client
+    fake: FakeGitHub, client: api.Client
 ) -> None:
     render = _matrix_renderer(regressions=5, unchanged=5000)
-    assert len(render(None)) > github.COMMENT_LIMIT
+    assert len(render(None)) > comment.COMMENT_LIMIT
     url = "https://github.com/levkropp/kevlar/actions/runs/1"
-    body = github.fit_comment("## Benchmarks: **regression**", [render], details_url=url)
-    assert len(body) <= github.COMMENT_LIMIT
+    body = comment.fit_comment("## Benchmarks: **regression**", [render], details_url=url)
+    assert len(body) <= comment.COMMENT_LIMIT
     assert all(f"| slow_{i} | regression" in body for i in range(5))
     assert "unchanged rows not shown" in body
     assert f"all are in [the job summary]({url})" in body
-    github.upsert_comment(client, REPO, PR, body)
+    comment.upsert_comment(client, REPO, PR, body)
     assert fake.bodies(REPO, PR) == [body]  # the server (like GitHub) refuses > 65,536
 
 
 def test_sections_that_fit_leave_room_to_the_others() -> None:
-    small = github.static_section("small section\n")
+    small = comment.static_section("small section\n")
     big = _matrix_renderer(regressions=1, unchanged=1000)
-    texts, trimmed = github.fit_sections([small, big], 5000)
+    texts, trimmed = comment.fit_sections([small, big], 5000)
     assert trimmed
     assert texts[0] == "small section\n"
     assert len(texts[0]) + len(texts[1]) <= 5000
@@ -180,8 +181,8 @@ def test_sections_that_fit_leave_room_to_the_others() -> None:
 
 
 def test_a_body_that_fits_is_left_alone() -> None:
-    body = github.fit_comment("head", [github.static_section("table\n")], details_url=None)
-    assert body == f"{github.MARKER}\nhead\n\ntable\n"
+    body = comment.fit_comment("head", [comment.static_section("table\n")], details_url=None)
+    assert body == f"{comment.MARKER}\nhead\n\ntable\n"
 
 
 def test_an_oversized_body_file_is_cut_at_a_line(
@@ -189,25 +190,25 @@ def test_an_oversized_body_file_is_cut_at_a_line(
 ) -> None:
     assert _comment_cli(tmp_path, _table("huge", rows=5000)) == ExitCode.OK
     (body,) = fake.bodies(REPO, PR)
-    assert len(body) <= github.COMMENT_LIMIT
+    assert len(body) <= comment.COMMENT_LIMIT
     assert "cut to fit GitHub's comment limit" in body
     assert "| bench_4999 |" not in body
 
 
-def test_upsert_refuses_a_body_over_the_limit(client: github.Client) -> None:
+def test_upsert_refuses_a_body_over_the_limit(client: api.Client) -> None:
     with pytest.raises(BadInputError, match="65,536"):
-        github.upsert_comment(client, REPO, PR, "x" * 70_000)
+        comment.upsert_comment(client, REPO, PR, "x" * 70_000)
 
 
 # -- retries, rate limits, permissions ------------------------------------------------
 
 
 def test_a_502_is_retried_with_backoff(
-    fake: FakeGitHub, client: github.Client, sleeps: Sleeps
+    fake: FakeGitHub, client: api.Client, sleeps: Sleeps
 ) -> None:
     fake.fail("GET", r"/comments$", 502, times=2)
     fake.fail("POST", r"/comments$", 503)
-    result = github.upsert_comment(client, REPO, PR, "table")
+    result = comment.upsert_comment(client, REPO, PR, "table")
     assert result.action == "created"
     assert sleeps == [1.0, 2.0, 1.0]
     assert len(fake.requests_for("POST")) == 2
@@ -215,10 +216,10 @@ def test_a_502_is_retried_with_backoff(
 
 
 def test_a_post_that_landed_despite_a_502_is_not_posted_twice(
-    fake: FakeGitHub, client: github.Client, sleeps: Sleeps
+    fake: FakeGitHub, client: api.Client, sleeps: Sleeps
 ) -> None:
     fake.fail("POST", r"/comments$", 502, applied=True)  # stored, but the client sees 502
-    result = github.upsert_comment(client, REPO, PR, "table")
+    result = comment.upsert_comment(client, REPO, PR, "table")
     assert len(fake.requests_for("POST")) == 1
     assert len(fake.requests_for("PATCH")) == 1
     assert result.comment_id == int(fake.requests_for("PATCH")[0].path.rsplit("/", 1)[1])
@@ -226,57 +227,57 @@ def test_a_post_that_landed_despite_a_502_is_not_posted_twice(
 
 
 def test_5xx_gives_up_after_the_last_attempt(
-    fake: FakeGitHub, client: github.Client, sleeps: Sleeps
+    fake: FakeGitHub, client: api.Client, sleeps: Sleeps
 ) -> None:
     fake.fail("GET", r"/comments$", 502, times=10)
-    with pytest.raises(github.GitHubError, match="gave up after 5 attempts") as info:
-        github.upsert_comment(client, REPO, PR, "table")
+    with pytest.raises(api.GitHubError, match="gave up after 5 attempts") as info:
+        comment.upsert_comment(client, REPO, PR, "table")
     assert info.value.exit_code == ExitCode.GITHUB_API
     assert sleeps == [1.0, 2.0, 4.0, 8.0]
 
 
 def test_secondary_rate_limit_waits_retry_after(
-    fake: FakeGitHub, client: github.Client, sleeps: Sleeps
+    fake: FakeGitHub, client: api.Client, sleeps: Sleeps
 ) -> None:
     fake.fail(
         "POST", r"/comments$", 429, headers={"retry-after": "7"},
         body={"message": "You have exceeded a secondary rate limit."},
     )  # fmt: skip
-    github.upsert_comment(client, REPO, PR, "table")
+    comment.upsert_comment(client, REPO, PR, "table")
     assert sleeps == [7.0]
 
 
 def test_primary_rate_limit_waits_until_reset(
-    fake: FakeGitHub, client: github.Client, sleeps: Sleeps
+    fake: FakeGitHub, client: api.Client, sleeps: Sleeps
 ) -> None:
     fake.fail(
         "GET", r"/comments$", 403,
         headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(1_800_000_000 + 20)},
         body={"message": "API rate limit exceeded for installation ID 1."},
     )  # fmt: skip
-    github.upsert_comment(client, REPO, PR, "table")
+    comment.upsert_comment(client, REPO, PR, "table")
     assert sleeps == [21.0]
 
 
 def test_a_rate_limit_that_resets_too_late_gives_up(
-    fake: FakeGitHub, client: github.Client, sleeps: Sleeps
+    fake: FakeGitHub, client: api.Client, sleeps: Sleeps
 ) -> None:
     fake.fail(
         "GET", r"/comments$", 403,
         headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(1_800_000_000 + 3600)},
         body={"message": "API rate limit exceeded"},
     )  # fmt: skip
-    with pytest.raises(github.GitHubError, match=r"rate limit is used up|asks to wait"):
-        github.upsert_comment(client, REPO, PR, "table")
+    with pytest.raises(api.GitHubError, match=r"rate limit is used up|asks to wait"):
+        comment.upsert_comment(client, REPO, PR, "table")
     assert sleeps == []
 
 
-def test_a_403_is_not_retried(fake: FakeGitHub, client: github.Client, sleeps: Sleeps) -> None:
+def test_a_403_is_not_retried(fake: FakeGitHub, client: api.Client, sleeps: Sleeps) -> None:
     fake.fail(
         "POST", r"/comments$", 403, body={"message": "Resource not accessible by integration"}
     )
-    with pytest.raises(github.PermissionDenied, match="Resource not accessible"):
-        github.upsert_comment(client, REPO, PR, "table")
+    with pytest.raises(api.PermissionDenied, match="Resource not accessible"):
+        comment.upsert_comment(client, REPO, PR, "table")
     assert sleeps == []
 
 
@@ -305,19 +306,19 @@ def test_no_token_falls_back_without_calling_github(
 
 
 def test_an_outage_writes_the_summary_and_fails_with_its_own_code(
-    fake: FakeGitHub, client: github.Client, actions_env: Path
+    fake: FakeGitHub, client: api.Client, actions_env: Path
 ) -> None:
     fake.fail("GET", r"/comments$", 500, times=10)
-    with pytest.raises(github.GitHubError):
-        github.publish_comment(client, REPO, "the table", number=PR)
+    with pytest.raises(api.GitHubError):
+        comment.publish_comment(client, REPO, "the table", number=PR)
     assert "the GitHub API failed" in actions_env.read_text()
 
 
 def test_a_connection_failure_is_retried(sleeps: Sleeps) -> None:
     with serve() as dead:
         url = dead.url
-    client = github.Client("t", api_url=url, sleep=sleeps, max_attempts=3)
-    with pytest.raises(github.GitHubError, match="connection failed"):
+    client = api.Client("t", api_url=url, sleep=sleeps, max_attempts=3)
+    with pytest.raises(api.GitHubError, match="connection failed"):
         client.request("GET", "/repos/o/r/issues/1/comments")
     assert sleeps == [1.0, 2.0]
 
@@ -326,24 +327,24 @@ def test_a_connection_failure_is_retried(sleeps: Sleeps) -> None:
 
 
 def test_results_for_an_old_head_are_not_posted(
-    fake: FakeGitHub, client: github.Client, actions_env: Path
+    fake: FakeGitHub, client: api.Client, actions_env: Path
 ) -> None:
     fake.add_pull(REPO, PR, head_sha="1" * 40)
-    assert github.publish_comment(client, REPO, "t", number=PR, head_sha=HEAD) is None
+    assert comment.publish_comment(client, REPO, "t", number=PR, head_sha=HEAD) is None
     assert fake.requests_for("POST") == []
     assert "is now at 111111111111" in actions_env.read_text()
 
 
 def test_results_for_the_current_head_are_posted(
-    fake: FakeGitHub, client: github.Client, actions_env: Path
+    fake: FakeGitHub, client: api.Client, actions_env: Path
 ) -> None:
     fake.add_pull(REPO, PR, head_sha=HEAD)
-    result = github.publish_comment(client, REPO, "t", number=PR, head_sha=HEAD)
+    result = comment.publish_comment(client, REPO, "t", number=PR, head_sha=HEAD)
     assert result is not None and result.action == "created"
 
 
-def test_requests_carry_githubs_headers(fake: FakeGitHub, client: github.Client) -> None:
-    github.upsert_comment(client, REPO, PR, "table")
+def test_requests_carry_githubs_headers(fake: FakeGitHub, client: api.Client) -> None:
+    comment.upsert_comment(client, REPO, PR, "table")
     for request in fake.requests:
         assert request.headers["accept"] == "application/vnd.github+json"
         assert request.headers["x-github-api-version"] == "2022-11-28"
@@ -364,7 +365,7 @@ def test_the_token_is_never_printed(
     captured = capfd.readouterr()
     for text in (captured.out, captured.err, actions_env.read_text()):
         assert fake.token not in text
-    assert fake.token not in repr(github.Client(fake.token))
+    assert fake.token not in repr(api.Client(fake.token))
 
 
 def test_github_enterprise_api_url_is_honoured(
@@ -372,17 +373,17 @@ def test_github_enterprise_api_url_is_honoured(
 ) -> None:
     with serve(FakeGitHub(prefix="/api/v3")) as ghes:
         monkeypatch.setenv("GITHUB_API_URL", ghes.url)
-        client = github.Client(ghes.token)
+        client = api.Client(ghes.token)
         assert client.api_url.endswith("/api/v3")
         for i in range(120):
             ghes.add_comment(REPO, PR, f"c{i}")
-        assert github.upsert_comment(client, REPO, PR, "t").action == "created"
+        assert comment.upsert_comment(client, REPO, PR, "t").action == "created"
         assert all(r.path.startswith("/api/v3/repos/") for r in ghes.requests)
         assert len(ghes.requests_for("GET")) == 2  # the Link to page 2 kept the prefix
 
 
-def test_links_to_another_host_are_not_followed(client: github.Client) -> None:
-    with pytest.raises(github.GitHubError, match="refusing to follow"):
+def test_links_to_another_host_are_not_followed(client: api.Client) -> None:
+    with pytest.raises(api.GitHubError, match="refusing to follow"):
         client.request("GET", "https://evil.example/repos/o/r/issues/1/comments")
 
 
@@ -395,50 +396,50 @@ def test_link_header_parsing() -> None:
         '<https://api.github.com/x?page=3>; rel="next", '
         '<https://api.github.com/x?page=9>; rel="last"'
     )
-    assert github.next_link(headers) == "https://api.github.com/x?page=3"
-    assert github.next_link(Message()) is None
+    assert api.next_link(headers) == "https://api.github.com/x?page=3"
+    assert api.next_link(Message()) is None
 
 
-def test_a_bad_repository_name_is_refused(client: github.Client) -> None:
+def test_a_bad_repository_name_is_refused(client: api.Client) -> None:
     with pytest.raises(BadInputError, match="OWNER/NAME"):
-        github.upsert_comment(client, "../etc", PR, "t")
+        comment.upsert_comment(client, "../etc", PR, "t")
 
 
 # -- workflow_run: the PR is looked up on GitHub, not taken from the artifact ----------
 
 
 def test_the_pr_is_found_by_its_head(
-    fake: FakeGitHub, client: github.Client, actions_env: Path
+    fake: FakeGitHub, client: api.Client, actions_env: Path
 ) -> None:
     fake.add_pull(REPO, 7, head_sha="2" * 40, head_label="contributor:main")
     fake.add_pull(REPO, PR, head_sha=HEAD, head_label="contributor:main", state="open")
-    result = github.publish_comment(
+    result = comment.publish_comment(
         client, REPO, "t", number=PR, head_sha=HEAD, head_label="contributor:main"
     )
     assert result is not None and result.action == "created"
-    assert fake.bodies(REPO, PR) == [f"{github.MARKER}\nt"]
+    assert fake.bodies(REPO, PR) == [f"{comment.MARKER}\nt"]
     (lookup,) = [r for r in fake.requests if r.path.endswith("/pulls")]
     assert lookup.query == {"head": "contributor:main", "state": "open", "per_page": "100"}
 
 
 def test_an_artifact_naming_another_pr_is_refused(
-    fake: FakeGitHub, client: github.Client, actions_env: Path
+    fake: FakeGitHub, client: api.Client, actions_env: Path
 ) -> None:
     fake.add_pull(REPO, PR, head_sha=HEAD, head_label="contributor:main")
     fake.add_pull(REPO, 1, head_sha="3" * 40, head_label="levkropp:release")
     with pytest.raises(BadInputError, match="name PR #1, but"):
-        github.publish_comment(
+        comment.publish_comment(
             client, REPO, "t", number=1, head_sha=HEAD, head_label="contributor:main"
         )
     assert fake.requests_for("POST") == []
 
 
 def test_no_open_pr_at_that_head_posts_nothing(
-    fake: FakeGitHub, client: github.Client, actions_env: Path
+    fake: FakeGitHub, client: api.Client, actions_env: Path
 ) -> None:
     fake.add_pull(REPO, PR, head_sha="4" * 40, head_label="contributor:main")
     assert (
-        github.publish_comment(client, REPO, "t", head_sha=HEAD, head_label="contributor:main")
+        comment.publish_comment(client, REPO, "t", head_sha=HEAD, head_label="contributor:main")
         is None
     )
     assert fake.requests_for("POST") == []

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_tools import cli, github
+from ci_tools import cli
 from ci_tools.errors import BadInputError, ExitCode
+from ci_tools.github.event import read_event, run_url, set_output
 
 EVENTS = Path(__file__).parent / "fixtures" / "events"
 HEAD = "4e1c0a9b7d2f3e5a6b8c9d0e1f2a3b4c5d6e7f80"
@@ -16,7 +17,7 @@ BASE = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
 
 
 def test_pull_request_from_the_same_repository() -> None:
-    event = github.read_event(EVENTS / "pull_request.synchronize.json", event_name="pull_request")
+    event = read_event(EVENTS / "pull_request.synchronize.json", event_name="pull_request")
     assert event.number == 42
     assert (event.head_sha, event.base_sha) == (HEAD, BASE)
     assert event.repository == "levkropp/kevlar"
@@ -24,14 +25,14 @@ def test_pull_request_from_the_same_repository() -> None:
 
 
 def test_pull_request_from_a_fork() -> None:
-    event = github.read_event(EVENTS / "pull_request.opened.fork.json", event_name="pull_request")
+    event = read_event(EVENTS / "pull_request.opened.fork.json", event_name="pull_request")
     assert event.number == 57
     assert event.head_repository == "contributor/kevlar"
     assert event.from_fork
 
 
 def test_workflow_run_of_a_same_repository_pr_names_the_pr() -> None:
-    event = github.read_event(EVENTS / "workflow_run.completed.json", event_name="workflow_run")
+    event = read_event(EVENTS / "workflow_run.completed.json", event_name="workflow_run")
     assert (event.number, event.head_sha, event.base_sha) == (42, HEAD, BASE)
     assert not event.from_fork
 
@@ -39,9 +40,7 @@ def test_workflow_run_of_a_same_repository_pr_names_the_pr() -> None:
 def test_workflow_run_of_a_fork_pr_has_no_number() -> None:
     # GitHub leaves workflow_run.pull_requests empty for forks: the number
     # must come from the artifact and be checked against the head commit.
-    event = github.read_event(
-        EVENTS / "workflow_run.completed.fork.json", event_name="workflow_run"
-    )
+    event = read_event(EVENTS / "workflow_run.completed.fork.json", event_name="workflow_run")
     assert event.number is None
     assert event.head_sha == HEAD
     assert event.from_fork
@@ -50,25 +49,25 @@ def test_workflow_run_of_a_fork_pr_has_no_number() -> None:
 def test_event_name_and_path_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(EVENTS / "pull_request.synchronize.json"))
     monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
-    assert github.read_event().number == 42
+    assert read_event().number == 42
 
 
 def test_other_events_are_refused() -> None:
     with pytest.raises(BadInputError, match="not a pull_request or workflow_run"):
-        github.read_event(EVENTS / "push.json", event_name="push")
+        read_event(EVENTS / "push.json", event_name="push")
 
 
 def test_a_payload_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "event.json"
     path.write_text('{"pull_request": {"number": "42"}}')
     with pytest.raises(BadInputError, match="not a pull_request event payload"):
-        github.read_event(path, event_name="pull_request")
+        read_event(path, event_name="pull_request")
 
 
 def test_missing_event_path_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
     with pytest.raises(BadInputError, match="GITHUB_EVENT_PATH is not set"):
-        github.read_event(event_name="pull_request")
+        read_event(event_name="pull_request")
 
 
 def _outputs(path: Path) -> dict[str, str]:
@@ -90,17 +89,17 @@ def test_set_output_appends_in_heredoc_form(
     out = tmp_path / "output"
     out.write_text("")
     monkeypatch.setenv("GITHUB_OUTPUT", str(out))
-    assert github.set_output("pr", "42")
-    assert github.set_output("table", "line one\nevil=injected\nline three")
+    assert set_output("pr", "42")
+    assert set_output("table", "line one\nevil=injected\nline three")
     assert _outputs(out) == {"pr": "42", "table": "line one\nevil=injected\nline three"}
     assert re.search(r"^table<<ghadelimiter_[0-9a-f-]{36}$", out.read_text(), re.M)
 
 
 def test_set_output_outside_actions(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
-    assert not github.set_output("pr", "1")
+    assert not set_output("pr", "1")
     with pytest.raises(ValueError):
-        github.set_output("bad\nname", "1")
+        set_output("bad\nname", "1")
 
 
 def test_github_event_command(
@@ -128,6 +127,6 @@ def test_run_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example.com")
     monkeypatch.setenv("GITHUB_REPOSITORY", "o/r")
     monkeypatch.setenv("GITHUB_RUN_ID", "77")
-    assert github.run_url() == "https://github.example.com/o/r/actions/runs/77"
+    assert run_url() == "https://github.example.com/o/r/actions/runs/77"
     monkeypatch.delenv("GITHUB_RUN_ID")
-    assert github.run_url() is None
+    assert run_url() is None

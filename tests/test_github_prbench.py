@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from github_fake import FakeGitHub, serve
 
-from ci_tools import cli, github, prbench
+from ci_tools import cli, prbench
 from ci_tools.errors import BadInputError, ExitCode
+from ci_tools.github import comment
 from ci_tools.results import store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema" / "valid-linux-tcg-deterministic.json"
@@ -336,7 +337,7 @@ def test_comment_twice_leaves_one_comment_with_the_new_table(
         store.save(make_result(scale=scale), prbench.result_path(artifact, profile, "head"))
     assert _comment(fake, artifact, monkeypatch) == ExitCode.OK
     (body,) = fake.bodies(REPO, 42)
-    assert body.startswith(github.MARKER)
+    assert body.startswith(comment.MARKER)
     assert "| fortress | regression |" in body and "| ludicrous | no regression |" in body
     assert "`stat (fortress.head.json)`" in body and "**REGRESSION**" in body
     assert (

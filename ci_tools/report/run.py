@@ -1,4 +1,4 @@
-"""Tables for people: the summary of one run (terminal and job summary)."""
+"""The table of one run: per-benchmark medians, for the terminal and the job summary."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ import statistics
 
 from tabulate import tabulate
 
+from ci_tools.report.tables import ns
 from ci_tools.results.model import Result
-
-
-def _ns(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
 def run_rows(result: Result) -> list[list[str]]:
@@ -21,7 +18,7 @@ def run_rows(result: Result) -> list[list[str]]:
         median = statistics.median(values)
         spread = (max(values) - min(values)) / median * 100 if median else 0.0
         rows.append(
-            [name, str(len(values)), _ns(median), _ns(min(values)), _ns(max(values)),
+            [name, str(len(values)), ns(median), ns(min(values)), ns(max(values)),
              f"±{spread / 2:.1f}%"]
         )  # fmt: skip
     for name, reason in skipped.items():

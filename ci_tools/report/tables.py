@@ -3,7 +3,7 @@
 * ``comparison_text``: the terminal table (tabulate ``simple``), regressions first.
 * ``comparison_markdown``: tabulate's ``github`` format for the job summary and
   the PR comment; regressions first, unchanged rows folded in ``<details>``,
-  trimmed to a character budget (GitHub refuses comments over 65,536).
+  trimmed to a character budget (the PR comment's, ``github.comment``).
 * ``comparison_plain``: the side-by-side table with a ratio column per file that
   Kevlar's ``run-benchmarks.py compare`` prints.
 * ``cost_text`` / ``cost_markdown``: ``bench-all``'s table: each profile
@@ -20,20 +20,19 @@ from ci_tools.compare.cost import Cost
 from ci_tools.compare.model import Comparison, Row, Side, Verdict
 from ci_tools.util import markdown as md
 
-GITHUB_COMMENT_LIMIT = 65_536
-
 _HEADERS = ["benchmark", "base ns/iter", "head ns/iter", "head/base", "CI", "p (Holm)",
             "threshold", "verdict", "note"]  # fmt: skip
 
 
-def _ns(value: float) -> str:
+def ns(value: float) -> str:
+    """Nanoseconds as the tables show them: whole above 100, one decimal below."""
     return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
 def _side(side: Side | None) -> str:
     if side is None:
         return "—"
-    return f"{_ns(side.median)} ±{side.spread:.1%} ({side.boots})"
+    return f"{ns(side.median)} ±{side.spread:.1%} ({side.boots})"
 
 
 def _ratio(row: Row) -> str:
@@ -214,7 +213,7 @@ def comparison_plain(comparison: Comparison) -> str:
         line = [name]
         values = medians[name]
         for lab in labels:
-            line.append(f"{_ns(values[lab])} ns/op" if lab in values else "—")
+            line.append(f"{ns(values[lab])} ns/op" if lab in values else "—")
             if lab in base_of:
                 ref = values.get(base_of[lab])
                 mine = values.get(lab)
@@ -236,7 +235,7 @@ def _cost_rows(cost: Cost, markdown: bool) -> tuple[list[str], list[list[str]]]:
     rows = []
     for row in cost.rows:
         name = md.code(row.benchmark) if markdown else row.benchmark
-        line = [name, _ns(row.reference) if row.reference is not None else "—"]
+        line = [name, ns(row.reference) if row.reference is not None else "—"]
         fastest = row.fastest
         for m in row.medians:
             if m is None:
@@ -244,7 +243,7 @@ def _cost_rows(cost: Cost, markdown: bool) -> tuple[list[str], list[list[str]]]:
                 continue
             vs_fastest = f"{m / fastest:.2f}x" if fastest else "—"
             vs_ref = f"{m / row.reference:.2f}x" if row.reference else "—"
-            line.append(f"{_ns(m)} ({vs_fastest}, {vs_ref})")
+            line.append(f"{ns(m)} ({vs_fastest}, {vs_ref})")
         rows.append(line)
     return headers, rows
 
