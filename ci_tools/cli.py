@@ -182,7 +182,7 @@ def _add_bench_pr(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--profile",
         action="append",
         default=[],
-        help="a profile to measure; repeatable (default: every check-<profile> nox session)",
+        help="a profile to measure; repeatable (default: every profile of the config)",
     )
     parser.add_argument(
         "--boots",
@@ -403,43 +403,19 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _comment(args: argparse.Namespace) -> int:
-    from ci_tools.github import api, comment, event
+    from ci_tools.gate import comment
 
-    repo = args.repo or os.environ.get("GITHUB_REPOSITORY")
-    if not repo:
-        raise BadInputError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
-    details = args.details_url or event.run_url()
-    number = args.pr
-    if args.body_file:
-        if number is None and args.head_label is None:
-            number = event.read_event().number
-        try:
-            text = args.body_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BadInputError(f"cannot read {args.body_file}: {exc.strerror}") from exc
-        body = comment.fit_comment("", [comment.static_section(text)], details_url=details)
-    else:
-        from ci_tools import prbench
-
-        report = prbench.evaluate(args.bench_dir)
-        if args.expect_head_sha and report.head_sha != args.expect_head_sha:
-            raise BadInputError(
-                f"{args.bench_dir} holds results for {report.head_sha[:12]}, "
-                f"the run was for {args.expect_head_sha[:12]}"
-            )
-        if number is not None and number != report.pr:
-            raise BadInputError(f"--pr {number} but {args.bench_dir} is for PR #{report.pr}")
-        number = report.pr
-        body = report.comment(details_url=details)
-    client = api.Client(os.environ.get("GITHUB_TOKEN"))
-    comment.publish_comment(
-        client,
-        repo,
-        body,
-        number=number,
-        head_sha=args.expect_head_sha,
-        head_label=args.head_label,
-        author=args.author or None,
+    comment.post(
+        comment.CommentOptions(
+            repo=args.repo,
+            pr=args.pr,
+            body_file=args.body_file,
+            bench_dir=args.bench_dir,
+            expect_head_sha=args.expect_head_sha,
+            head_label=args.head_label,
+            details_url=args.details_url,
+            author=args.author or None,
+        )
     )
     return ExitCode.OK
 
@@ -462,9 +438,9 @@ def _github_event(args: argparse.Namespace) -> int:
 
 
 def _bench_pr(args: argparse.Namespace) -> int:
-    from ci_tools import prbench
+    from ci_tools.gate import measure
 
-    options = prbench.main_options(
+    options = measure.main_options(
         base=args.base,
         head=args.head,
         pr=args.pr,
@@ -473,7 +449,7 @@ def _bench_pr(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         work_dir=args.work_dir,
     )
-    return prbench.run(options)
+    return measure.run(options)
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -17,8 +17,12 @@ from typing import Any
 import pytest
 from github_fake import FakeGitHub, serve
 
-from ci_tools import cli, prbench
+import ci_tools
+from ci_tools import cli
 from ci_tools.errors import BadInputError, ExitCode
+from ci_tools.gate import measure
+from ci_tools.gate.evaluate import evaluate
+from ci_tools.gate.manifest import MANIFEST, MANIFEST_SCHEMA, load_manifest, result_path
 from ci_tools.github import comment
 from ci_tools.results import store
 
@@ -106,11 +110,11 @@ class FakeHarness:
 
 
 def _run(repo: Path, base: str, head: str, harness: FakeHarness, out: Path) -> int:
-    options = prbench.RunOptions(
+    options = measure.RunOptions(
         base=base, head=head, pr=42, repository=REPO, profiles=PROFILES, boots=8,
         output_dir=out, repo=repo,
     )  # fmt: skip
-    return prbench.run(options, run_side=harness)
+    return measure.run(options, run_side=harness)
 
 
 @pytest.fixture
@@ -141,7 +145,7 @@ def test_base_and_head_alternate_and_the_base_is_the_merge_base(
     # the base tree is the fork point, not the tip of main
     assert {v for _, s, v in harness.calls if s == "base"} == {"fork point"}
     assert {v for _, s, v in harness.calls if s == "head"} == {"head"}
-    manifest = prbench.load_manifest(out)
+    manifest = load_manifest(out)
     assert manifest["pr"] == 42 and manifest["head_sha"] == head and manifest["base_sha"] == base
     assert manifest["merge_base"] == git(repo, "merge-base", base, head)
     assert all(p[s]["state"] == "measured" for p in manifest["profiles"] for s in ("base", "head"))
@@ -185,7 +189,7 @@ def test_an_infrastructure_failure_is_reported_as_such(
     assert "not performance verdicts" in text
     assert "regression" not in text.split("### Not compared")[0].replace("no regression", "")
     assert "not a performance regression" in capsys.readouterr().err
-    assert prbench.load_manifest(out)["profiles"][2]["head"]["exit_code"] == 15
+    assert load_manifest(out)["profiles"][2]["head"]["exit_code"] == 15
 
 
 def test_a_regression_outranks_an_infrastructure_failure(
@@ -210,27 +214,27 @@ def test_options_come_from_the_pull_request_event(monkeypatch: pytest.MonkeyPatc
     events = Path(__file__).parent / "fixtures" / "events"
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(events / "pull_request.synchronize.json"))
     monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
-    options = prbench.main_options(
+    options = measure.main_options(
         base=None, head=None, pr=None, profiles=[], boots=3,
         output_dir=Path("o"), work_dir=None,
     )  # fmt: skip
     assert (options.pr, options.repository, options.boots) == (42, REPO, 3)
-    assert prbench.main_options(base="a", head="b", pr=1, profiles=[], boots=None,
+    assert measure.main_options(base="a", head="b", pr=1, profiles=[], boots=None,
                                 output_dir=Path("o"), work_dir=None).boots is None  # fmt: skip
     assert options.head == "4e1c0a9b7d2f3e5a6b8c9d0e1f2a3b4c5d6e7f80"
     with pytest.raises(BadInputError, match="invalid profile"):
-        prbench.main_options(
+        measure.main_options(
             base="a", head="b", pr=1, profiles=["../x"], boots=1,
             output_dir=Path("o"), work_dir=None,
         )  # fmt: skip
 
 
 def test_the_harness_runs_our_ci_tools_not_the_trees() -> None:
-    argv = prbench.bench_command("fortress", Path("out.json"), 5)
+    argv = measure.bench_command("fortress", Path("out.json"), 5)
     assert argv[1:6] == ["-m", "ci_tools", "bench", "profile", "fortress"]
-    env = prbench._harness_env()
+    env = measure.harness_env()
     assert env["PYTHONSAFEPATH"] == "1"
-    assert env["PYTHONPATH"].split(":")[0] == str(Path(prbench.__file__).parent.parent)
+    assert env["PYTHONPATH"].split(":")[0] == str(Path(ci_tools.__file__).parent.parent)
 
 
 # -- the artifact is untrusted -----------------------------------------------------------
@@ -246,7 +250,7 @@ def artifact(pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path) -> P
 
 
 def _edit_manifest(folder: Path, change: dict[str, Any]) -> None:
-    path = folder / prbench.MANIFEST
+    path = folder / MANIFEST
     manifest = json.loads(path.read_text())
     manifest.update(change)
     path.write_text(json.dumps(manifest))
@@ -266,29 +270,29 @@ def _edit_manifest(folder: Path, change: dict[str, Any]) -> None:
 def test_a_tampered_manifest_is_refused(artifact: Path, change: dict[str, Any]) -> None:
     _edit_manifest(artifact, change)
     with pytest.raises(BadInputError, match=r"bench-pr-v1\.schema\.json"):
-        prbench.evaluate(artifact)
+        evaluate(artifact)
 
 
 def test_a_tampered_result_cannot_be_compared(artifact: Path) -> None:
-    path = prbench.result_path(artifact, "fortress", "head")
+    path = result_path(artifact, "fortress", "head")
     document = json.loads(path.read_text())
     document["benchmarks"]["getpid"]["samples"][0]["total_ns"] = "fast"
     path.write_text(json.dumps(document))
-    report = prbench.evaluate(artifact)
+    report = evaluate(artifact)
     assert (report.outcomes[0].code, report.outcomes[0].verdict) == (3, "could not compare")
     assert report.exit_code == ExitCode.REGRESSION  # ludicrous' regression outranks it
     assert "schema error" in report.markdown()
 
 
 def test_text_from_the_artifact_cannot_inject_markdown(artifact: Path) -> None:
-    manifest = json.loads((artifact / prbench.MANIFEST).read_text())
+    manifest = json.loads((artifact / MANIFEST).read_text())
     manifest["profiles"][0]["head"] = {
         "state": "failed",
         "exit_code": 13,
         "reason": "hang `@levkropp/maintainers` [click](https://evil.example)\n# heading",
     }
-    (artifact / prbench.MANIFEST).write_text(json.dumps(manifest))
-    text = prbench.evaluate(artifact).markdown()
+    (artifact / MANIFEST).write_text(json.dumps(manifest))
+    text = evaluate(artifact).markdown()
     line = next(line for line in text.splitlines() if "fortress, head" in line)
     assert line == (
         "- fortress, head: `hang '@levkropp/maintainers' [click](https://evil.example) # heading`"
@@ -296,10 +300,10 @@ def test_text_from_the_artifact_cannot_inject_markdown(artifact: Path) -> None:
 
 
 def test_a_run_cannot_borrow_a_verdicts_exit_code(artifact: Path) -> None:
-    manifest = json.loads((artifact / prbench.MANIFEST).read_text())
+    manifest = json.loads((artifact / MANIFEST).read_text())
     manifest["profiles"][1]["base"] = {"state": "failed", "exit_code": 0, "reason": "ok"}
-    (artifact / prbench.MANIFEST).write_text(json.dumps(manifest))
-    report = prbench.evaluate(artifact)
+    (artifact / MANIFEST).write_text(json.dumps(manifest))
+    report = evaluate(artifact)
     assert report.outcomes[1].code == ExitCode.HARNESS
     assert report.exit_code == ExitCode.REGRESSION  # ludicrous' pipe regression still counts
 
@@ -314,7 +318,7 @@ def fake() -> Iterator[FakeGitHub]:
 
 
 def _comment(fake: FakeGitHub, artifact: Path, monkeypatch: pytest.MonkeyPatch) -> int:
-    manifest = prbench.load_manifest(artifact)
+    manifest = load_manifest(artifact)
     monkeypatch.setenv("GITHUB_TOKEN", fake.token)
     monkeypatch.setenv("GITHUB_API_URL", fake.url)
     monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
@@ -334,7 +338,7 @@ def test_comment_twice_leaves_one_comment_with_the_new_table(
     assert "| ludicrous | regression |" in first
     # a new push: ludicrous is fixed, fortress regresses
     for profile, scale in (("ludicrous", None), ("fortress", {"stat": 1.3})):
-        store.save(make_result(scale=scale), prbench.result_path(artifact, profile, "head"))
+        store.save(make_result(scale=scale), result_path(artifact, profile, "head"))
     assert _comment(fake, artifact, monkeypatch) == ExitCode.OK
     (body,) = fake.bodies(REPO, 42)
     assert body.startswith(comment.MARKER)
@@ -361,15 +365,15 @@ def test_results_for_another_commit_are_refused(
 def test_the_default_boots_let_the_whole_matrix_reach_a_verdict() -> None:
     from ci_tools.compare import decide, stats
 
-    boots = prbench.default_boots(len(PROFILES))
+    boots = measure.default_boots(len(PROFILES))
     rows = len(PROFILES) * 8
     assert stats.min_attainable_p(boots, boots) <= decide.DEFAULT_ALPHA / rows
     # ... and at least the boots the gate evaluation showed detect a 5% slowdown.
-    assert boots == max(prbench.DETECTION_BOOTS, stats.boots_needed(rows, decide.DEFAULT_ALPHA))
+    assert boots == max(measure.DETECTION_BOOTS, stats.boots_needed(rows, decide.DEFAULT_ALPHA))
     # A matrix so large that significance needs more than that gets more.
     huge = 200
     needed = stats.boots_needed(huge * 8, decide.DEFAULT_ALPHA)
-    assert prbench.default_boots(huge) == max(needed, prbench.DETECTION_BOOTS)
+    assert measure.default_boots(huge) == max(needed, measure.DETECTION_BOOTS)
     assert stats.min_attainable_p(needed - 1, needed - 1) > decide.DEFAULT_ALPHA / (huge * 8)
 
 
@@ -378,4 +382,4 @@ def test_the_manifest_schema_is_a_valid_json_schema() -> None:
 
     from ci_tools.util import schemas
 
-    jsonschema.Draft202012Validator.check_schema(schemas.load_schema(prbench.MANIFEST_SCHEMA))
+    jsonschema.Draft202012Validator.check_schema(schemas.load_schema(MANIFEST_SCHEMA))
