@@ -143,6 +143,22 @@ class Config:
     def profile_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.profiles)
 
+    def matrix(self) -> list[dict[str, Any]]:
+        """One entry per profile, as a GitHub Actions matrix's ``include`` takes them."""
+        return [
+            {"profile": p.name, "target": p.target, "features": list(p.features),
+             "guest": p.bench.guest if p.bench else None}
+            for p in self.profiles
+        ]  # fmt: skip
+
+    def describe(self) -> str:
+        """The matrix for a person: the config, then one line per profile."""
+        lines = [f"{self.path}: valid; kernel crate {self.kernel.crate_dir}"]
+        for p in self.profiles:
+            guest = p.bench.guest if p.bench else "-"
+            lines.append(f"  {p.name:<12} {p.target:<34} {p.feature:<24} bench: {guest}")
+        return "\n".join(lines)
+
     def profile(self, name: str) -> Profile:
         for p in self.profiles:
             if p.name == name:
