@@ -11,7 +11,9 @@ from ci_tools import cli
 from ci_tools.errors import BadInputError, ExitCode
 from ci_tools.github.event import read_event, run_url, set_output
 
-EVENTS = Path(__file__).parent / "fixtures" / "events"
+from conftest import FIXTURES
+
+EVENTS = FIXTURES / "events"
 HEAD = "4e1c0a9b7d2f3e5a6b8c9d0e1f2a3b4c5d6e7f80"
 BASE = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
 

@@ -10,10 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from ci_tools.boot.outcome import Status, StatusKind
 from ci_tools.errors import BadInputError, HarnessError
 from ci_tools.results.store import SCHEMAS, load, save, validate
-from ci_tools.util.files import write_atomic
 from ci_tools.util.schemas import load_schema, schema_errors
 
 from conftest import FIXTURES
@@ -95,31 +93,7 @@ def test_save_refuses_invalid_and_leaves_no_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_atomic_write_keeps_old_file_on_failure(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    out = tmp_path / "r.json"
-    out.write_text("old")
-
-    def disk_full(fd: int) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr("ci_tools.util.files.os.fsync", disk_full)
-    with pytest.raises(OSError, match="No space"):
-        write_atomic(out, "new")
-    assert out.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
-
-
 def test_save_then_load_round_trips(tmp_path: Path) -> None:
     out = tmp_path / "sub" / "r.json"
     save(document(), out)
     assert load(out).data == document()
-
-
-def test_status_exit_codes_are_distinct() -> None:
-    codes = [k.exit_code for k in StatusKind]
-    assert len(set(codes)) == len(codes)
-    assert Status(kind=StatusKind.COMPLETE).to_dict() == {
-        "state": "complete", "kind": "complete", "reason": None,
-    }  # fmt: skip

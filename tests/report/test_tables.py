@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,9 +17,9 @@ from ci_tools.results import store
 from ci_tools.results.model import Result
 from ci_tools.util import markdown
 
-from conftest import make, suite
+from conftest import FIXTURES, make, suite
 
-RESULTS = Path(__file__).parent / "fixtures" / "results"
+RESULTS = FIXTURES / "results"
 
 
 def fixture(name: str) -> Result:

@@ -26,7 +26,9 @@ from ci_tools.gate.manifest import MANIFEST, MANIFEST_SCHEMA, load_manifest, res
 from ci_tools.github import comment
 from ci_tools.results import store
 
-FIXTURE = Path(__file__).parent / "fixtures" / "schema" / "valid-linux-tcg-deterministic.json"
+from conftest import FIXTURES
+
+FIXTURE = FIXTURES / "schema" / "valid-linux-tcg-deterministic.json"
 REPO = "levkropp/kevlar"
 PROFILES = ("fortress", "balanced", "performance", "ludicrous")
 
@@ -211,7 +213,7 @@ def test_the_head_must_be_checked_out(
 
 
 def test_options_come_from_the_pull_request_event(monkeypatch: pytest.MonkeyPatch) -> None:
-    events = Path(__file__).parent / "fixtures" / "events"
+    events = FIXTURES / "events"
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(events / "pull_request.synchronize.json"))
     monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
     options = measure.main_options(

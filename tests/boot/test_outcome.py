@@ -1,4 +1,5 @@
-"""How a boot ended, decided from what the console, QEMU and QMP said."""
+"""How a boot ended, decided from what the console, QEMU and QMP said; each way has its
+own exit code."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import signal
 import pytest
 
 from ci_tools.boot.console import ConsoleRun, Ending, Limits, read_console
-from ci_tools.boot.outcome import StatusKind, classify
+from ci_tools.boot.outcome import Status, StatusKind, classify
 from ci_tools.boot.protocol import parse
 
 LIMITS = Limits(timeout=100, silence_timeout=10)
@@ -68,3 +69,11 @@ def test_end_marker_is_found_inside_a_kernel_log_line(prefix: str, tmp_path: obj
                        limits=Limits(timeout=20, silence_timeout=20, grace_after_end=0),
                        end_marker="Linux version")  # fmt: skip
     assert run.saw_end and run.ending is Ending.STOPPED_AFTER_END and run.wall_s < 20
+
+
+def test_status_exit_codes_are_distinct() -> None:
+    codes = [k.exit_code for k in StatusKind]
+    assert len(set(codes)) == len(codes)
+    assert Status(kind=StatusKind.COMPLETE).to_dict() == {
+        "state": "complete", "kind": "complete", "reason": None,
+    }  # fmt: skip

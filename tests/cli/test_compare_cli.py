@@ -13,10 +13,9 @@ from ci_tools import cli
 from ci_tools.compare import decide
 from ci_tools.results import store
 
-from conftest import make, suite
+from conftest import FIXTURES, REPO, make, suite
 
-RESULTS = Path(__file__).parent / "fixtures" / "results"
-REPO = Path(__file__).resolve().parent.parent
+RESULTS = FIXTURES / "results"
 A = str(RESULTS / "linux-det-8boots-a.json")
 B = str(RESULTS / "linux-det-8boots-b.json")
 SLOW = str(RESULTS / "linux-det-8boots-b-getpid-x1.10.json")
