@@ -48,7 +48,6 @@ def _compare(args: argparse.Namespace) -> int:
     from ci_tools.compare import calibration, decide
     from ci_tools.report import tables
     from ci_tools.results import store
-    from ci_tools.util import files
 
     loaded = [store.load(path) for path in args.files]
     if args.pairs and len(loaded) % 2:
@@ -66,10 +65,7 @@ def _compare(args: argparse.Namespace) -> int:
         ),
     )
     print(tables.comparison_plain(comparison) if args.plain else tables.comparison_text(comparison))
-    markdown = tables.comparison_markdown(comparison)
-    if args.markdown:
-        files.write_atomic(args.markdown, markdown)
-    output.append_summary(markdown)
+    _publish(tables.comparison_markdown(comparison), args.markdown)
     return comparison.exit_code
 
 
@@ -90,16 +86,12 @@ def _cost(args: argparse.Namespace) -> int:
     from ci_tools.compare import cost
     from ci_tools.report import tables
     from ci_tools.results import store
-    from ci_tools.util import files
 
     table = cost.cost_table(
         store.load(args.reference), [store.load(p) for p in args.files], force=args.force
     )
     print(tables.cost_text(table))
-    markdown = tables.cost_markdown(table)
-    if args.markdown:
-        files.write_atomic(args.markdown, markdown)
-    output.append_summary(markdown)
+    _publish(tables.cost_markdown(table), args.markdown)
     return ExitCode.OK
 
 
@@ -125,3 +117,12 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f"{name:<16} {floor:7.1%}")
     print(f"\ncalibration: {args.output}")
     return ExitCode.OK
+
+
+def _publish(markdown: str, path: Path | None) -> None:
+    """A table's markdown to ``--markdown PATH`` (when given) and to the job summary."""
+    from ci_tools.util import files
+
+    if path:
+        files.write_atomic(path, markdown)
+    output.append_summary(markdown)
