@@ -2,8 +2,8 @@
 
 Every profile is declared once: its target spec, cargo features and
 rustflags, and how its benchmark gets a kernel.  The nox sessions
-(``ci_tools.sessions``), the cargo commands (``ci_tools.cargo``) and the
-bench runs (``ci_tools.profiles``) are all derived from the parsed
+(``ci_tools.sessions``), the cargo commands (``build.cargo``) and the
+bench runs (``bench.targets``) are all derived from the parsed
 ``Config``, so they cannot drift apart.
 
 The file is validated against ``schemas/config-v1.schema.json`` on every
@@ -35,7 +35,7 @@ SCHEMA_FILE = "config-v1.schema.json"
 DEFAULT_FILE = "ci_tools.toml"
 ENV_VAR = "CI_TOOLS_CONFIG"
 DEFAULT_BUILD_STD = ("core", "alloc")
-# The guest kernel command line before the bench arguments (ci_tools.bench
+# The guest kernel command line before the bench arguments (bench.run
 # imports it from here: a config load must not pull in the QEMU pipeline).
 DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1"
 PROFILE_PLACEHOLDER = "{profile}"
