@@ -10,7 +10,7 @@ from ci_tools.cli.options import Parser, Subparsers, config_option, positive
 from ci_tools.errors import ExitCode
 
 
-def bench_options(parser: argparse.ArgumentParser, *, guest: bool) -> None:
+def _bench_options(parser: argparse.ArgumentParser, *, guest: bool) -> None:
     quick = parser.add_mutually_exclusive_group()
     quick.add_argument(
         "--quick",
@@ -75,15 +75,15 @@ def add_bench(sub: Subparsers) -> None:
     bench = sub.add_parser("bench", help="run the benchmarks and write a result file")
     targets = bench.add_subparsers(dest="target", required=True, parser_class=Parser)
     linux = targets.add_parser("linux", help="boot a stock Linux kernel under QEMU")
-    bench_options(linux, guest=True)
+    _bench_options(linux, guest=True)
     host = targets.add_parser("host", help="run the bench binary natively on this machine")
-    bench_options(host, guest=False)
+    _bench_options(host, guest=False)
     profile = targets.add_parser(
         "profile", help="boot a profile of the config (ci_tools.toml) under QEMU"
     )
     profile.add_argument("name", help="the profile to benchmark")
     config_option(profile)
-    bench_options(profile, guest=True)
+    _bench_options(profile, guest=True)
     bench.set_defaults(func=_run_bench)
 
 
