@@ -1,4 +1,5 @@
-"""Shared fixtures.  Unit tests carry a tripwire: starting QEMU or cargo from a
+"""Shared fixtures and builders (every test folder uses these; no test module
+imports another).  Unit tests carry a tripwire: starting QEMU or cargo from a
 test not marked ``integration`` fails loudly instead of silently taking a minute."""
 
 from __future__ import annotations
