@@ -48,9 +48,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ci_tools import compare, results
-from ci_tools.compare import Verdict
-from ci_tools.results import Result
+from ci_tools.compare import calibration, decide, inputs, model
+from ci_tools.compare.model import Verdict
+from ci_tools.results import store
+from ci_tools.results.model import Result
 
 SCALES = (1.02, 1.05, 1.10)
 MODES = ("deterministic", "wallclock")
@@ -75,31 +76,33 @@ class Boot:
 
 def collect(data: Path, mode: str, runs: int, boots: int, rounds: int) -> list[Result]:
     """``runs`` result files of ``boots`` boots each; existing files are reused."""
-    from ci_tools import bench, kernels, setup
-    from ci_tools.qemu import Mode
+    from ci_tools.bench import run
+    from ci_tools.boot.qemu import Mode
+    from ci_tools.build import linux_guest
+    from ci_tools.host import provision
 
     out = []
     for k in range(runs):
         path = data / f"{mode}-run{k}.json"
         if path.exists():
-            out.append(results.load(path))
+            out.append(store.load(path))
             continue
-        setup.ensure_packages(tuple(setup.SYSTEM_PACKAGES))
+        provision.ensure_packages()
         # Each run gets its own command line (and so its own set of layouts).
-        cmdline = bench.DEFAULT_CMDLINE + (f" ci_tools.eval={k}" if k else "")
-        target = bench.GuestTarget(
-            name="linux", kernel=kernels.find_linux_kernel(None), cmdline=cmdline
+        cmdline = run.DEFAULT_CMDLINE + (f" ci_tools.eval={k}" if k else "")
+        target = run.GuestTarget(
+            name="linux", kernel=linux_guest.find_linux_kernel(None), cmdline=cmdline
         )
-        options = bench.BenchOptions(
+        options = run.BenchOptions(
             rounds=rounds, boots=boots, mode=Mode(mode), accel="tcg", output=path
         )
         print(f"collecting {path} ({boots} boots x {rounds} round(s), {mode})", file=sys.stderr)
-        out.append(bench.run_guest(target, options))
+        out.append(run.run_guest(target, options))
     return out
 
 
 def existing(data: Path, mode: str) -> list[Result]:
-    return [results.load(p) for p in sorted(data.glob(f"{mode}-run*.json"))]
+    return [store.load(p) for p in sorted(data.glob(f"{mode}-run*.json"))]
 
 
 # --- synthetic results from chosen boots ----------------------------------------------
@@ -183,7 +186,7 @@ def replay(
     false_rows: dict[str, int] = {name: 0 for name in names}
     for _ in range(trials):
         base, head = draw(pool, runs, mode, n, rng)
-        c = compare.compare_pairs(
+        c = decide.compare_pairs(
             [(assemble(base, name="base.json"), assemble(head, name="head.json"))],
             min_effects=min_effects, alpha=alpha, noise_floors=noise_floors,
         )  # fmt: skip
@@ -199,7 +202,7 @@ def replay(
             t = detection[(name, scale)] = Tally()
             for _ in range(detect_trials):
                 base, head = draw(pool, runs, mode, n, rng)
-                c = compare.compare_pairs(
+                c = decide.compare_pairs(
                     [(assemble(base, name="base.json"),
                       assemble(head, name="head.json", scale={name: scale}))],
                     min_effects=min_effects, alpha=alpha, noise_floors=noise_floors,
@@ -225,7 +228,7 @@ def replay(
 def spread_line(runs: Sequence[Result]) -> list[str]:
     out = []
     for name in runs[0].benchmark_names():
-        values = [v for r in runs for v in (compare.per_boot(r, name) or compare.Side(
+        values = [v for r in runs for v in (inputs.per_boot(r, name) or model.Side(
             values=(), samples=0)).values]  # fmt: skip
         if values:
             med = statistics.median(values)
@@ -296,15 +299,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--boots-per-side", default="8,12,16", help="comma list: n boots each side")
     parser.add_argument("--trials", type=int, default=400, help="A/A comparisons per setting")
     parser.add_argument("--detect-trials", type=int, default=100, help="per benchmark and scale")
-    parser.add_argument("--alpha", type=float, default=compare.DEFAULT_ALPHA)
+    parser.add_argument("--alpha", type=float, default=decide.DEFAULT_ALPHA)
     parser.add_argument("--config", type=Path, help="take min_effect from this ci_tools.toml")
     parser.add_argument("--no-collect", action="store_true", help="analyse existing files only")
     args = parser.parse_args(argv)
     if args.data is None:
-        from ci_tools.paths import cache_dir
+        from ci_tools.util.paths import cache_dir
 
         args.data = cache_dir("evaluate-gate")
-    min_effects = compare.min_effects_from_config(args.config) if args.config else None
+    min_effects = decide.min_effects_from_config(args.config) if args.config else None
     sizes = [int(x) for x in args.boots_per_side.split(",")]
     started = time.monotonic()
     for mode in args.modes.split(","):
@@ -320,21 +323,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         pool = [Boot(r, i) for r in runs for i in range(len(r.data["boots"]))
                 if r.data["boots"][i]["status"]["state"] == "complete"]  # fmt: skip
         boot_s = statistics.mean(b.wall_s for b in pool)
-        rounds = runs[0].setup["rounds"]
+        rounds = runs[0].setup.rounds
         print(f"\n=== {mode} mode: {len(pool)} real boots in {len(runs)} run(s), "
               f"{rounds} round(s) per boot, {boot_s:.1f} s per boot on average ===")  # fmt: skip
         print("  per-boot spread of the pool:")
         print("\n".join(spread_line(runs)))
         effects = {
-            n: compare.min_effect_for(n, min_effects, mode) for n in runs[0].benchmark_names()
+            n: decide.min_effect_for(n, min_effects, mode) for n in runs[0].benchmark_names()
         }
         print("  minimum effects: " + ", ".join(f"{k} {v:.0%}" for k, v in effects.items()))
         variants: list[tuple[str, Mapping[str, float] | None]] = [("", None)]
         if mode == "wallclock" and len(runs) >= 2:
-            calibration = compare.calibrate(runs)["noise_floor"]
+            floors = calibration.calibrate(runs)["noise_floor"]
             print("  calibration across its runs (`ci_tools calibrate`, in-sample): "
-                  + ", ".join(f"{k} {v:.0%}" for k, v in calibration.items()))  # fmt: skip
-            variants.append((" with that calibration", calibration))
+                  + ", ".join(f"{k} {v:.0%}" for k, v in floors.items()))  # fmt: skip
+            variants.append((" with that calibration", floors))
         for n in sizes:
             if mode != "deterministic" and min(len(r.data["boots"]) for r in runs) < n:
                 print(f"\n  {n} boots per side: skipped, the runs have fewer boots")

@@ -2,8 +2,8 @@
 
 Every profile is declared once: its target spec, cargo features and
 rustflags, and how its benchmark gets a kernel.  The nox sessions
-(``ci_tools.sessions``), the cargo commands (``ci_tools.cargo``) and the
-bench runs (``ci_tools.profiles``) are all derived from the parsed
+(``ci_tools.sessions``), the cargo commands (``build.cargo``) and the
+bench runs (``bench.targets``) are all derived from the parsed
 ``Config``, so they cannot drift apart.
 
 The file is validated against ``schemas/config-v1.schema.json`` on every
@@ -24,7 +24,7 @@ from typing import Any, Literal, cast
 import jsonschema
 
 from ci_tools.errors import BadInputError
-from ci_tools.results import load_schema
+from ci_tools.util.schemas import load_schema
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,7 +35,7 @@ SCHEMA_FILE = "config-v1.schema.json"
 DEFAULT_FILE = "ci_tools.toml"
 ENV_VAR = "CI_TOOLS_CONFIG"
 DEFAULT_BUILD_STD = ("core", "alloc")
-# The guest kernel command line before the bench arguments (ci_tools.bench
+# The guest kernel command line before the bench arguments (bench.run
 # imports it from here: a config load must not pull in the QEMU pipeline).
 DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1"
 PROFILE_PLACEHOLDER = "{profile}"
@@ -142,6 +142,22 @@ class Config:
     @property
     def profile_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.profiles)
+
+    def matrix(self) -> list[dict[str, Any]]:
+        """One entry per profile, as a GitHub Actions matrix's ``include`` takes them."""
+        return [
+            {"profile": p.name, "target": p.target, "features": list(p.features),
+             "guest": p.bench.guest if p.bench else None}
+            for p in self.profiles
+        ]  # fmt: skip
+
+    def describe(self) -> str:
+        """The matrix for a person: the config, then one line per profile."""
+        lines = [f"{self.path}: valid; kernel crate {self.kernel.crate_dir}"]
+        for p in self.profiles:
+            guest = p.bench.guest if p.bench else "-"
+            lines.append(f"  {p.name:<12} {p.target:<34} {p.feature:<24} bench: {guest}")
+        return "\n".join(lines)
 
     def profile(self, name: str) -> Profile:
         for p in self.profiles:

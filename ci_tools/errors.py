@@ -3,7 +3,7 @@
 Every error carries what happened (``message``) and what to do about it
 (``hint``).  ``ci_tools.cli.main`` catches them once, prints both and exits
 with ``exit_code``.  The table below is mirrored in README.md ("Exit codes");
-``tests/test_errors.py`` keeps the two equal.
+``tests/test_readme.py`` keeps the two equal.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import nox
 
+import ci_tools.config
+
 PY = sys.executable
 BENCH_ALL_DIR = "results/bench-all"
 
@@ -47,9 +49,7 @@ def register(config: str | Path = "ci_tools.toml") -> None:
     The profile matrix comes from ``config``: ``check-<profile>`` and
     ``bench-<profile>`` for each profile, ``clippy``, ``fmt`` and ``bench-all``.
     """
-    from ci_tools import config as config_file
-
-    matrix = config_file.load(config)
+    matrix = ci_tools.config.load(config)
     cfg = str(matrix.path)
 
     @nox.session(name="setup", python=False, tags=["setup"])

@@ -1,15 +1,24 @@
-"""Shared fixtures.  Unit tests carry a tripwire: starting QEMU or cargo from a
+"""Shared fixtures and builders (every test folder uses these; no test module
+imports another).  Unit tests carry a tripwire: starting QEMU or cargo from a
 test not marked ``integration`` fails loudly instead of silently taking a minute."""
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pexpect
 import pytest
+
+from ci_tools.build.toolchain import RUST_SRC, Toolchain
+from ci_tools.results import store
+from ci_tools.results.model import Result
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parent.parent
@@ -73,3 +82,114 @@ def write_config(folder: Path, body: str) -> Path:
     path = folder / "ci_tools.toml"
     path.write_text('[kernel]\ncrate = "."\n' + body)
     return path
+
+
+# --------------------------------------------------------------------------
+# Result files with known samples, for compare and its tables.
+# Real fixture files whose samples are replaced by known distributions, so
+# everything but the numbers is what ``bench linux`` writes.
+
+TEMPLATE = FIXTURES / "results" / "linux-det-8boots-a.json"
+
+
+def make(
+    values: Mapping[str, Sequence[float]],
+    *,
+    name: str = "r.json",
+    setup: Mapping[str, Any] | None = None,
+    skipped: Sequence[tuple[str, int, str]] = (),
+    status: Mapping[str, Any] | None = None,
+    rounds: int = 1,
+) -> Result:
+    """A schema-valid result with the given per-boot values (ns per iteration)."""
+    doc: dict[str, Any] = copy.deepcopy(json.loads(TEMPLATE.read_text()))
+    boots = max(len(v) for v in values.values()) if values else 1
+    record = doc["boots"][0]
+    doc["boots"] = [dict(record, index=i) for i in range(boots)]
+    doc["setup"].update({"boots": boots, "rounds": rounds, **(setup or {})})
+    doc["benchmarks"] = {}
+    for bench, per_boot in values.items():
+        samples = []
+        for boot, v in enumerate(per_boot):
+            for rnd in range(1, rounds + 1):
+                total = round(v * 10_000)
+                samples.append({"boot": boot, "round": rnd, "iterations": 10_000,
+                                "total_ns": total, "per_iter_ns": total // 10_000})  # fmt: skip
+        doc["benchmarks"][bench] = {"samples": samples}
+    doc["skipped"] = [{"name": n, "boot": b, "round": 1, "reason": r} for n, b, r in skipped]
+    doc["extras"] = {}
+    if status:
+        doc["status"] = dict(status)
+    store.validate(doc, source=name)
+    return Result(doc, Path(name))
+
+
+def noisy(rng: np.random.Generator, n: int, center: float, sigma: float) -> list[float]:
+    return list(center * np.exp(rng.normal(0.0, sigma, n)))
+
+
+def bimodal(rng: np.random.Generator, n: int, scale: float = 1.0) -> list[float]:
+    """pipe under -icount: 3345 or 3720 ns depending on the boot's layout."""
+    layout = rng.random(n) < 0.5
+    return list(np.where(layout, 3345.0, 3720.0) * scale * np.exp(rng.normal(0, 0.001, n)))
+
+
+def suite(
+    rng: np.random.Generator, n: int, slow: Mapping[str, float] | None = None
+) -> dict[str, list[float]]:
+    """Eight benchmarks shaped like the deterministic-mode measurements of MACHINE.md."""
+    s = dict(slow or {})
+    return {
+        "getpid": noisy(rng, n, 345 * s.get("getpid", 1), 0.0005),
+        "read_null": noisy(rng, n, 626 * s.get("read_null", 1), 0.0005),
+        "write_null": noisy(rng, n, 621 * s.get("write_null", 1), 0.0005),
+        "pipe": bimodal(rng, n, s.get("pipe", 1)),
+        "fork_exit": noisy(rng, n, 114_500 * s.get("fork_exit", 1), 0.007),
+        "open_close": noisy(rng, n, 7131 * s.get("open_close", 1), 0.007),
+        "mmap_fault": noisy(rng, n, 4000 * s.get("mmap_fault", 1), 0.06),
+        "stat": noisy(rng, n, 4091 * s.get("stat", 1), 0.0005),
+    }
+
+
+# --------------------------------------------------------------------------
+# Rust toolchains, for the cargo command builder and toolchain detection.
+
+VENDOR_ARGS = (
+    "--config",
+    'source.crates-io.replace-with="ci-tools-offline"',
+    "--config",
+    'source.ci-tools-offline.directory="/usr/lib/rustlib/src/rust/library/vendor"',
+)
+# The -Z flags that matter here, as cargo 1.96's `cargo -Z help` lists them.
+CURRENT_FLAGS = frozenset({"build-std", "json-target-spec"})
+
+
+def fake_sysroot(
+    tmp_path: Path, *, rust_src: bool, targets: tuple[str, ...] = (), vendor: bool = False
+) -> Path:
+    """A Rust sysroot with or without rust-src (and Debian's vendored std dependencies)
+    and the standard library of ``targets``."""
+    root = tmp_path / f"sysroot-{rust_src}-{len(targets)}-{vendor}"
+    if rust_src:
+        (root / RUST_SRC / "core").mkdir(parents=True)
+        (root / RUST_SRC / "core" / "Cargo.toml").write_text("")
+    if vendor:
+        (root / RUST_SRC / "vendor").mkdir(parents=True)
+    for triple in targets:
+        (root / "lib" / "rustlib" / triple / "lib").mkdir(parents=True)
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def debian_toolchain() -> Toolchain:
+    """Debian's rust-web as detection finds it (vendored std sources)."""
+    return Toolchain(
+        kind="debian",
+        cargo="/usr/bin/cargo",
+        bin_dir=Path("/usr/bin"),
+        sysroot=Path("/usr"),
+        version="rustc 1.96.0",
+        env={"RUSTC": "/usr/bin/rustc", "RUSTC_BOOTSTRAP": "1"},
+        config_args=VENDOR_ARGS,
+        unstable_flags=CURRENT_FLAGS,
+    )

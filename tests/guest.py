@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ci_tools import proc
+from ci_tools.boot.vms import VM_NAME_PREFIX
+from ci_tools.util import proc
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,7 +45,7 @@ def qemu_processes(name: str | None = None) -> dict[int, str]:
         if not argv or b"qemu-system" not in argv[0] or b"-name" not in argv:
             continue
         vm = argv[argv.index(b"-name") + 1].decode().split(",")[0]
-        if vm.startswith("ci_tools-") and (name is None or vm == name):
+        if vm.startswith(VM_NAME_PREFIX) and (name is None or vm == name):
             found[int(entry.name)] = vm
     return found
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from ci_tools import bench, config
+from ci_tools import config
+from ci_tools.bench import run
 from ci_tools.errors import BadInputError
 
 from conftest import FIXTURES, REPO, write_config
@@ -118,7 +119,7 @@ def test_minimal_config_defaults() -> None:
     assert loaded.clippy.profiles == ("only",) and loaded.clippy.deny_warnings
     assert loaded.profile("only").bench is None
     assert loaded.compare.min_effect_for("getpid") is None
-    assert loaded.linux.cmdline == bench.DEFAULT_CMDLINE == config.DEFAULT_CMDLINE
+    assert loaded.linux.cmdline == run.DEFAULT_CMDLINE == config.DEFAULT_CMDLINE
 
 
 def test_bench_defaults_merge_and_profile_placeholder() -> None:

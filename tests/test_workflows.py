@@ -7,6 +7,7 @@ installs them, so a skip would hide a broken set-up).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -16,8 +17,6 @@ from typing import Any
 
 import pytest
 import yaml
-
-from ci_tools import prbench
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,7 +92,13 @@ def test_workflows_and_actions_match_githubs_schemas() -> None:
 
 @pytest.fixture(scope="module")
 def sessions() -> list[str]:
-    return [str(s["session"]) for s in prbench.nox_sessions(REPO)]
+    """Every session of the noxfile, as ``nox -l --json`` lists it (``-k ""``: not only
+    the default ones)."""
+    listing = subprocess.run(
+        [sys.executable, "-m", "nox", "-l", "--json", "-k", ""],
+        cwd=REPO, capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    return [str(s["session"]) for s in json.loads(listing[listing.find("[") :])]
 
 
 def _profiles(sessions: list[str]) -> list[str]:

@@ -1,0 +1,361 @@
+"""One benchmark run, end to end: binary -> initramfs -> boots -> result file.
+
+``run_guest`` boots a kernel under QEMU once per ``--boots``; ``run_host``
+runs the same bench binary natively.  Both write a schema-valid result file
+(atomically) whatever happens: a run that fails part-way keeps its samples,
+is marked incomplete with the reason, and then raises ``RunFailed`` with the
+exit code of what went wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ci_tools import output
+from ci_tools.boot import accel
+from ci_tools.boot.console import Ending, Limits, read_console
+from ci_tools.boot.outcome import COMPLETE, Status, StatusKind
+from ci_tools.boot.ports import Forward
+from ci_tools.boot.protocol import parse_console
+from ci_tools.boot.qemu import BootOutcome, GuestSpec, Mode, boot, qemu_binary, qemu_version
+from ci_tools.build.benchbin import build_bench
+from ci_tools.build.initramfs import bench_initramfs
+from ci_tools.config import DEFAULT_CMDLINE
+from ci_tools.errors import BadInputError, CiToolsError, RunFailed
+from ci_tools.results.model import BootRecord, QemuSetup, Result, ResultBuilder, Setup, Target
+from ci_tools.results.store import save
+from ci_tools.util.paths import cache_dir, sha256_file
+
+CORE_BENCHMARKS = (
+    "getpid", "read_null", "write_null", "pipe", "fork_exit", "open_close", "mmap_fault", "stat",
+)  # fmt: skip
+PAD_ARGUMENT = "ci_tools.pad"
+MAX_RETRIES = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchOptions:
+    quick: bool | None = None  # None: quick under TCG, full under KVM or natively
+    rounds: int = 1
+    boots: int = 1
+    mode: Mode | None = None  # None: deterministic under TCG, wall-clock otherwise
+    accel: str = "auto"
+    binary: Path | None = None  # another protocol-speaking bench binary
+    benchmarks: tuple[str, ...] = ()
+    output: Path | None = None
+    timeout: float | None = None  # per boot
+    silence_timeout: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuestTarget:
+    name: str
+    kernel: Path
+    profile: str | None = None
+    cmdline: str = DEFAULT_CMDLINE
+    machine: str = "pc"
+    cpu: str | None = None
+    memory_mb: int = 512
+    smp: int = 1
+    extra_qemu_args: tuple[str, ...] = ()
+    forwards: tuple[Forward, ...] = ()
+
+
+def bench_arguments(options: BenchOptions, quick: bool) -> list[str]:
+    args = ["--quick"] if quick else []
+    if options.rounds != 1:
+        args += ["--rounds", str(options.rounds)]
+    return args + list(options.benchmarks)
+
+
+def boot_cmdline(base: str, boot_index: int, bench_args: list[str]) -> str:
+    """Kernel command line of one boot.
+
+    Boots after the first carry a padding argument of growing length: it
+    shifts the kernel's memory layout and timer phase a little, so the
+    samples of several boots cover effects one boot would hide.  The kernel
+    hands the unknown ``name=value`` to init's environment, where bench.c
+    ignores it.
+    """
+    pad = f" {PAD_ARGUMENT}={'x' * boot_index}" if boot_index else ""
+    tail = f" -- {' '.join(bench_args)}" if bench_args else ""
+    return f"{base}{pad}{tail}"
+
+
+def default_limits(accelerator: str, quick: bool, options: BenchOptions) -> Limits:
+    """Per-boot limits; TCG is much slower than KVM or native, full mode slower than quick."""
+    slow = accelerator == "tcg"
+    timeout = 240.0 if quick else 3600.0
+    if not slow:
+        timeout /= 4
+    timeout *= max(1, options.rounds)
+    silence = 60.0 if slow else 30.0
+    return Limits(
+        timeout=options.timeout or timeout,
+        silence_timeout=options.silence_timeout or silence,
+        grace_after_end=10.0 if slow else 5.0,
+        first_output_timeout=max(options.silence_timeout or 0.0, 90.0 if slow else 30.0),
+    )
+
+
+def default_output(name: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"{name}-{stamp}.json"
+
+
+def host_cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class _Progress:
+    """Turns console lines into 'benchmark k of n' progress lines."""
+
+    def __init__(self, label: str, options: BenchOptions) -> None:
+        # What the options ask for; a BENCH_PLAN line, when there is one, says exactly.
+        expected = options.rounds * (len(options.benchmarks) or len(CORE_BENCHMARKS))
+        self.label, self.expected, self.done = label, expected, 0
+
+    def __call__(self, line: str) -> None:
+        words = line.split()
+        if not words:
+            return
+        if words[0] == "BENCH_START":
+            output.phase(f"{self.label}: benchmarks started")
+        elif words[0] == "BENCH_PLAN" and len(words) >= 3 and (words[1] + words[2]).isdigit():
+            self.expected = int(words[1]) * int(words[2])
+        elif words[0] in ("BENCH", "BENCH_SKIP") and len(words) > 1:
+            self.done += 1
+            verb = "skipped" if words[0] == "BENCH_SKIP" else "done"
+            output.phase(f"{self.label}: {words[1]} {verb} ({self.done} of {self.expected})")
+
+
+# What to do about each way a run can fail (the console log is always kept).
+_HINTS = {
+    StatusKind.INCOMPLETE: "read the console log: the bench binary stopped or printed "
+    "something that is not the BENCH protocol",
+    StatusKind.KERNEL_PANIC: "the console log holds the panic message and backtrace",
+    StatusKind.GUEST_RESET: "the guest reset (triple fault or reboot); the console log shows "
+    "how far it got",
+    StatusKind.HANG: "the console log shows the last output; if the workload is legitimately "
+    "quiet for longer, raise --silence-timeout",
+    StatusKind.TIMEOUT: "raise --timeout if the run needs longer (full mode under TCG is slow: "
+    "use --quick)",
+    StatusKind.QEMU_FAILED: "QEMU's own message above names the option or file it rejected",
+    StatusKind.KVM_FAILED: "use --accel tcg, or --accel auto to fall back to TCG",
+    StatusKind.INTERRUPTED: "run it again",
+}
+
+
+def _finish(document: dict[str, Any], out: Path, status: Status) -> Result:
+    result = save(document, out)
+    if not status.complete:
+        logs = ", ".join(str(out.parent / b.console_log) for b in result.boots if b.console_log)
+        raise RunFailed(
+            f"{result.name}: {status.reason}",
+            exit_code=status.kind.exit_code,
+            hint=f"{_HINTS.get(status.kind, 'see the console log')}. "
+            f"Samples measured so far are kept in {out}; console log: {logs}",
+            result_path=str(out),
+        )
+    return result
+
+
+def _write_initramfs(binary: Path) -> tuple[Path, str]:
+    data = bench_initramfs(binary.read_bytes())
+    digest = hashlib.sha256(data).hexdigest()
+    path = cache_dir("initramfs") / f"{digest[:20]}.cpio"
+    if not path.exists():
+        tmp = path.with_suffix(".partial")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return path, digest
+
+
+def _bench_binary(options: BenchOptions) -> Path:
+    """``--binary``, or ci_tools' bench.c built (or taken from the cache)."""
+    binary = options.binary or build_bench()
+    if not binary.is_file():
+        raise BadInputError(f"bench binary {binary} does not exist")
+    return binary
+
+
+def _boot_with_retries(
+    boot_fn: Callable[..., BootOutcome],
+    spec: GuestSpec,
+    *,
+    log_path: Path,
+    limits: Limits,
+    progress: _Progress,
+) -> tuple[BootOutcome, list[Status]]:
+    """One boot; an infrastructure failure (QEMU did not start) is retried at
+    most MAX_RETRIES times, each failed attempt returned for the record.  Guest
+    failures (panic, hang, reset) are never retried: they are results."""
+    attempts: list[Status] = []
+    while True:
+        outcome = boot_fn(spec, log_path=log_path, limits=limits, on_line=progress)
+        if not outcome.status.kind.is_infrastructure or len(attempts) >= MAX_RETRIES:
+            return outcome, attempts
+        output.warn(f"{progress.label}: {outcome.status.reason}; retrying (infrastructure failure)")
+        attempts.append(outcome.status)
+
+
+def _accelerator(options: BenchOptions, kernel: Path) -> tuple[str, str]:
+    if options.mode is Mode.DETERMINISTIC and options.accel == "auto":
+        # -icount exists only under TCG; don't let a working KVM turn the mode down.
+        return "tcg", "deterministic mode runs under TCG (-icount)"
+    return accel.choose(options.accel, kernel)
+
+
+def run_guest(
+    target: GuestTarget,
+    options: BenchOptions,
+    *,
+    boot_fn: Callable[..., BootOutcome] = boot,
+) -> Result:
+    collected = ResultBuilder()
+    out = options.output or default_output(target.name)
+    output.phase(f"{target.name}: preparing bench binary")
+    binary = _bench_binary(options)
+    initrd, initrd_sha = _write_initramfs(binary)
+    accelerator, accel_reason = _accelerator(options, target.kernel)
+    quick = options.quick if options.quick is not None else accelerator == "tcg"
+    mode = options.mode or (Mode.DETERMINISTIC if accelerator == "tcg" else Mode.WALLCLOCK)
+    limits = default_limits(accelerator, quick, options)
+    bench_args = bench_arguments(options, quick)
+    binary_qemu = qemu_binary()
+    first_spec: GuestSpec | None = None
+    status = COMPLETE
+    failure: CiToolsError | None = None
+    command = [binary_qemu]
+    for index in range(options.boots):
+        spec = GuestSpec(
+            kernel=target.kernel, initrd=initrd,
+            cmdline=boot_cmdline(target.cmdline, index, bench_args),
+            accel=accelerator, mode=mode, machine=target.machine, cpu=target.cpu,
+            memory_mb=target.memory_mb, smp=target.smp, extra_args=target.extra_qemu_args,
+            forwards=target.forwards,
+        )  # fmt: skip
+        first_spec = first_spec or spec
+        log_path = out.with_name(f"{out.stem}.boot{index}.console.log")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        label = f"{target.name} boot {index + 1}/{options.boots}"
+        output.phase(f"{label}: booting {target.kernel.name} under {accelerator.upper()}"
+                     f" ({mode.value}{', quick' if quick else ''})")  # fmt: skip
+        try:
+            outcome, attempts = _boot_with_retries(
+                boot_fn, spec, log_path=log_path, limits=limits, progress=_Progress(label, options)
+            )
+        except CiToolsError as exc:
+            # E.g. a forwarded port taken between two boots: the boots already
+            # measured are written below, then the error is raised as it is.
+            failure = exc
+            status = Status(
+                kind=StatusKind.HARNESS_ERROR,
+                reason=f"boot {index + 1} of {options.boots}: {exc.message}",
+            )
+            collected.add_boot(
+                BootRecord(index=index, cmdline=spec.cmdline, status=status, wall_s=0.0,
+                           console_log=None)
+            )  # fmt: skip
+            break
+        command = outcome.command
+        collected.add(index, outcome.parsed)
+        collected.add_boot(
+            BootRecord(index=index, cmdline=spec.cmdline, status=outcome.status,
+                       wall_s=round(outcome.console.wall_s, 3),
+                       console_log=os.path.relpath(log_path, out.parent),
+                       attempts=tuple(attempts), forwarded_ports=outcome.ports)
+        )  # fmt: skip
+        if outcome.ports:
+            output.info(f"{label}: forwarded ports (guest->host) {outcome.ports}")
+        output.phase(f"{label}: {outcome.status.kind.value} in {outcome.console.wall_s:.1f} s")
+        if not outcome.status.complete:
+            status = Status(
+                kind=outcome.status.kind,
+                reason=f"boot {index + 1} of {options.boots}: {outcome.status.reason}",
+            )
+            break
+    assert first_spec is not None
+    measured = Target(
+        name=target.name, kind="guest", profile=target.profile,
+        kernel=target.kernel, kernel_sha256=sha256_file(target.kernel),
+        cmdline=first_spec.cmdline,
+        bench_binary=binary, bench_binary_sha256=sha256_file(binary),
+        initramfs_sha256=initrd_sha,
+    )  # fmt: skip
+    setup = Setup(
+        accelerator=accelerator, accelerator_reason=accel_reason, mode=mode.value,
+        quick=quick, rounds=options.rounds, boots=options.boots,
+        qemu=QemuSetup(version=qemu_version(binary_qemu), command=tuple(command),
+                       machine=target.machine, memory_mb=target.memory_mb),
+        cpu_model=first_spec.cpu_model, host_cpu=host_cpu(),
+    )  # fmt: skip
+    document = collected.document(target=measured, setup=setup, status=status)
+    if failure is not None:
+        save(document, out)
+        output.info(f"the boots measured before this error are kept in {out}")
+        raise failure
+    return _finish(document, out, status)
+
+
+def run_host(options: BenchOptions) -> Result:
+    """The bench binary run natively, as ``run-benchmarks.py linux --binary`` did."""
+    if options.mode is Mode.DETERMINISTIC:
+        raise BadInputError(
+            "deterministic mode needs a QEMU guest; a native run measures wall-clock time",
+            hint="drop --mode, or use --mode wallclock",
+        )
+    collected = ResultBuilder()
+    out = options.output or default_output("host")
+    binary = _bench_binary(options)
+    quick = bool(options.quick)
+    limits = default_limits("none", quick, options)
+    argv = [str(binary.resolve()), *bench_arguments(options, quick)]
+    log_path = out.with_name(f"{out.stem}.console.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    output.phase(f"host: running {binary} natively")
+    with log_path.open("wb") as log:
+        run = read_console(argv, log=log, limits=limits, on_line=_Progress("host", options))
+    parsed = parse_console(run.raw.decode(errors="replace"))
+    reason = parsed.incomplete_reason()
+    if reason is None and run.exit_status not in (0, None):
+        reason = f"the bench binary exited with status {run.exit_status}"
+    if run.signal_status is not None and not run.saw_end:
+        reason = f"the bench binary was killed by signal {run.signal_status}" + (
+            f" ({reason})" if reason else ""
+        )
+    if reason is None:
+        status = COMPLETE
+    elif run.ending in (Ending.SILENT, Ending.TIMEOUT):
+        kind = StatusKind.HANG if run.ending is Ending.SILENT else StatusKind.TIMEOUT
+        status = Status(kind=kind, reason=f"{run.ending.value}: {reason}")
+    else:
+        status = Status(kind=StatusKind.INCOMPLETE, reason=reason)
+    collected.add(0, parsed)
+    collected.add_boot(
+        BootRecord(index=0, cmdline=None, status=status, wall_s=round(run.wall_s, 3),
+                   console_log=os.path.relpath(log_path, out.parent))
+    )  # fmt: skip
+    measured = Target(
+        name="host", kind="host", bench_binary=binary, bench_binary_sha256=sha256_file(binary)
+    )
+    cpu = host_cpu()
+    setup = Setup(
+        accelerator="none", accelerator_reason="native run on the host", mode="wallclock",
+        quick=quick, rounds=options.rounds, boots=1, qemu=None, cpu_model=cpu, host_cpu=cpu,
+    )  # fmt: skip
+    document = collected.document(target=measured, setup=setup, status=status)
+    return _finish(document, out, status)

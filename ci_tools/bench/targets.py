@@ -1,0 +1,143 @@
+"""``bench profile <name>``: benchmark one profile of the config.
+
+A profile's bench table says which kernel boots:
+
+- ``guest = "linux"``: the reference Linux guest, with the profile's safety
+  setting appended to the command line (``cmdline_extra``).  ci_tools' demo
+  uses this: ``bench-all`` then measures what real safety features cost.
+- ``guest = "kernel"``: the profile's own kernel image, built first (with
+  the stale-kernel checks of ``build.kernel``) when the table has a
+  ``build``.  The image gets ci_tools' bench initramfs as ``-initrd`` and the
+  bench arguments after ``--`` on its command line; a kernel that embeds its
+  own init (Kevlar's ``INIT_SCRIPT=/bin/bench``) ignores the initramfs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci_tools import output
+from ci_tools.bench.run import BenchOptions, GuestTarget, run_guest
+from ci_tools.boot.ports import Forward
+from ci_tools.build import linux_guest
+from ci_tools.build.kernel import build_image
+from ci_tools.config import DEFAULT_CMDLINE, BenchSpec, Config, LinuxGuest, Profile
+from ci_tools.errors import BadInputError, SetupError
+from ci_tools.host import provision
+from ci_tools.results.model import Result
+from ci_tools.util import packages
+
+
+@dataclass(frozen=True, kw_only=True)
+class Overrides:
+    """What the command line may change for one run."""
+
+    kernel: Path | None = None
+    cmdline: str | None = None
+    memory_mb: int = 512
+    cpu: str | None = None
+    forwards: tuple[Forward, ...] = ()
+
+
+def _first(*values: str | None) -> str:
+    """The first value that is set; an empty command line is a setting too."""
+    return next(v for v in values if v is not None)
+
+
+def join_cmdline(*parts: str | None) -> str:
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def bench_spec(config: Config, profile: Profile) -> BenchSpec:
+    if profile.bench is None:
+        raise BadInputError(
+            f"{config.path}: profile {profile.name!r} has no bench table: nothing to boot",
+            hint=f'add [profiles.{profile.name}.bench] (or [bench]) with guest = "linux" '
+            'and cmdline_extra, or guest = "kernel" with build and image',
+        )
+    return profile.bench
+
+
+def _linux_kernel(linux: LinuxGuest, override: Path | None) -> Path:
+    if override is not None or linux.kernel is not None:
+        return linux_guest.find_linux_kernel(override or linux.kernel)
+    return provision.ensure_guest_kernel()
+
+
+def _profile_kernel(
+    config: Config, profile: Profile, spec: BenchSpec, override: Path | None
+) -> Path:
+    if override is not None:
+        return override
+    if spec.build is not None:
+        return build_image(config, profile)
+    assert spec.image is not None  # the config's validation guarantees it
+    if not spec.image.is_file():
+        raise SetupError(
+            f"kernel image {spec.image} of profile {profile.name!r} does not exist",
+            hint=f"build it first, or give [profiles.{profile.name}.bench] a build command",
+        )
+    return spec.image
+
+
+def guest_target(config: Config, name: str, overrides: Overrides = Overrides()) -> GuestTarget:
+    """The QEMU guest that benchmarks profile ``name`` (builds its kernel if it has to)."""
+    profile = config.profile(name)
+    spec = bench_spec(config, profile)
+    if spec.guest == "linux":
+        kernel = _linux_kernel(config.linux, overrides.kernel)
+        base = _first(overrides.cmdline, spec.cmdline, config.linux.cmdline)
+        machine = spec.machine or "pc"  # as bench-linux, so the two stay comparable
+    else:
+        kernel = _profile_kernel(config, profile, spec, overrides.kernel)
+        base = _first(overrides.cmdline, spec.cmdline, DEFAULT_CMDLINE)
+        machine = spec.machine or "pc"
+    return GuestTarget(
+        name=profile.name,
+        profile=profile.name,
+        kernel=kernel,
+        cmdline=join_cmdline(base, spec.cmdline_extra),
+        machine=machine,
+        memory_mb=overrides.memory_mb,
+        cpu=overrides.cpu,
+        forwards=overrides.forwards,
+    )
+
+
+def linux_target(config: Config | None, overrides: Overrides = Overrides()) -> GuestTarget:
+    """The reference Linux guest of ``bench linux``: the config's [linux] when there
+    is a config, so it boots under the same settings as the profiles' benches."""
+    linux = config.linux if config is not None else LinuxGuest()
+    return GuestTarget(
+        name="linux",
+        kernel=_linux_kernel(linux, overrides.kernel),
+        cmdline=_first(overrides.cmdline, linux.cmdline),
+        memory_mb=overrides.memory_mb,
+        cpu=overrides.cpu,
+        forwards=overrides.forwards,
+    )
+
+
+def _ensure_tools(options: BenchOptions) -> None:
+    """QEMU, and musl-gcc unless another bench binary is given."""
+    programs = ("qemu-system-x86_64",) if options.binary else packages.BENCH
+    provision.ensure_packages(programs)
+
+
+def run_linux_bench(
+    config: Config | None, options: BenchOptions, overrides: Overrides = Overrides()
+) -> Result:
+    _ensure_tools(options)
+    return run_guest(linux_target(config, overrides), options)
+
+
+def run_bench(
+    config: Config, name: str, options: BenchOptions, overrides: Overrides = Overrides()
+) -> Result:
+    _ensure_tools(options)
+    target = guest_target(config, name, overrides)
+    output.info(
+        f"{name}: booting {target.kernel} with `{target.cmdline}` on machine {target.machine}"
+    )
+    return run_guest(target, options)

@@ -1,0 +1,228 @@
+"""Build a profile's kernel image for its benchmark, and refuse a stale one.
+
+The bench build passes the init selection to the kernel build through the
+environment, as Kevlar does (``INIT_SCRIPT=/bin/bench make build``).  Cargo
+only rebuilds when it is told the variable matters, so two checks guard
+against booting a kernel built with another init:
+
+1. before building: the kernel's build script must declare
+   ``cargo::rerun-if-env-changed=VAR`` for every variable the build sets;
+   if not, the error names the file and the exact line to add;
+2. after building: ci_tools remembers, per image, the variables it was last
+   built with and its hash.  When a variable changed but the image did not,
+   the build reused a stale kernel, and that is an error too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ci_tools import output
+from ci_tools.build import cargo
+from ci_tools.build.toolchain import resolve
+from ci_tools.config import Config, KernelBuild, Profile
+from ci_tools.errors import BuildError, HarnessError
+from ci_tools.util import proc
+from ci_tools.util.files import write_atomic
+from ci_tools.util.paths import cache_dir, sha256_file
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+_RERUN_ENV = re.compile(r"cargo::?rerun-if-env-changed=([A-Za-z_][A-Za-z0-9_]*)")
+_COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
+
+
+def rerun_line(variable: str) -> str:
+    return f'println!("cargo::rerun-if-env-changed={variable}");'
+
+
+def build_script(manifest: Path) -> Path | None:
+    """The package's build script: ``package.build`` in Cargo.toml, else build.rs."""
+    try:
+        package = tomllib.loads(manifest.read_text(encoding="utf-8")).get("package", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BuildError(f"cannot read {manifest}: {exc}") from exc
+    declared = package.get("build")
+    if declared is False:
+        return None
+    if isinstance(declared, str):
+        return manifest.parent / declared
+    default = manifest.parent / "build.rs"
+    return default if default.is_file() else None
+
+
+def declared_variables(script: Path) -> set[str]:
+    """Variables the script declares; a declaration in a comment does not count."""
+    code = _COMMENTS.sub("", script.read_text(encoding="utf-8"))
+    return set(_RERUN_ENV.findall(code))
+
+
+def check_rerun_declarations(manifest: Path, variables: Mapping[str, str]) -> None:
+    """BuildError naming the missing ``rerun-if-env-changed`` lines, if any."""
+    if not variables:
+        return
+    script = build_script(manifest)
+    names = sorted(variables)
+    if script is None or not script.is_file():
+        where = script or manifest.parent / "build.rs"
+        body = "\n".join(f"    {rerun_line(v)}" for v in names)
+        raise BuildError(
+            f"the kernel build sets {', '.join(names)}, but {manifest.parent} has no build script "
+            f"that tells cargo to rebuild when they change: a stale kernel would be booted",
+            hint=f"create {where} with:\nfn main() {{\n{body}\n}}",
+        )
+    missing = [v for v in names if v not in declared_variables(script)]
+    if missing:
+        lines = "\n".join(f"    {rerun_line(v)}" for v in missing)
+        raise BuildError(
+            f"{script} does not declare rerun-if-env-changed for {', '.join(missing)}: cargo "
+            "would reuse a kernel built with another value (a stale kernel)",
+            hint=f"add to fn main() in {script}:\n{lines}",
+        )
+
+
+# --------------------------------------------------------------------------
+# the image-changed check
+
+
+def _stamp_path(image: Path) -> Path:
+    key = hashlib.sha256(str(image.resolve()).encode()).hexdigest()[:20]
+    return cache_dir("kernel-builds") / f"{key}.json"
+
+
+def read_stamp(image: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(_stamp_path(image).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_stamp(image: Path, *, profile: str, env: Mapping[str, str], sha256: str) -> None:
+    stamp = {"image": str(image.resolve()), "profile": profile, "env": dict(env), "sha256": sha256}
+    write_atomic(_stamp_path(image), json.dumps(stamp, indent=2) + "\n")
+
+
+def check_image_changed(
+    image: Path, *, previous: Mapping[str, Any] | None, env: Mapping[str, str], sha256: str,
+    script: Path | None,
+) -> None:  # fmt: skip
+    """BuildError when a build variable changed since the last build but the image did not."""
+    if previous is None or previous.get("sha256") != sha256:
+        return
+    before = previous.get("env") or {}
+    changed = sorted(v for v in env if v in before and before[v] != env[v])
+    if not changed:
+        return
+    what = ", ".join(f"{v} ({before[v]!r} -> {env[v]!r})" for v in changed)
+    declared = declared_variables(script) if script and script.is_file() else set()
+    undeclared = [v for v in changed if v not in declared]
+    if undeclared:
+        hint = f"add to fn main() in {script or 'build.rs'}:\n" + "\n".join(
+            f"    {rerun_line(v)}" for v in undeclared
+        )
+    else:
+        hint = (
+            f"{script} declares rerun-if-env-changed for {', '.join(changed)}, so the build "
+            "command does not pass the variable on to cargo (export it in the Makefile), or "
+            "the kernel does not use it"
+        )
+    raise BuildError(
+        f"kernel image {image} is byte-for-byte the one built before although {what} "
+        "changed: the build reused a stale kernel",
+        hint=hint,
+    )
+
+
+# --------------------------------------------------------------------------
+# building
+
+
+def _artifact(runs: list[dict[str, Any]], manifest: Path) -> Path | None:
+    """The kernel package's final artifact in cargo's JSON messages."""
+    for artifact in reversed(runs):
+        if Path(artifact.get("manifest_path", "")).resolve() != manifest.resolve():
+            continue
+        if artifact.get("executable"):
+            return Path(artifact["executable"])
+        files = [f for f in artifact.get("filenames", []) if not f.endswith(".rmeta")]
+        if files:
+            return Path(files[-1])
+    return None
+
+
+def _cargo_build(config: Config, profile: Profile, build: KernelBuild) -> Path | None:
+    toolchain = resolve(config, [profile])
+    command = cargo.cargo_command(
+        "build", config, profile, toolchain, release=build.release, env=build.env
+    )
+    title = f"cargo build ({profile.name})"
+    returncode, run = cargo.run(
+        command, title=title, base=cargo.report_base(config), profile=profile
+    )
+    if returncode != 0:
+        raise BuildError(f"{title} failed: {run.counts()}", hint="see the compiler output above")
+    return _artifact(run.artifacts, config.kernel.manifest)
+
+
+def _command_build(config: Config, profile: Profile, build: KernelBuild) -> None:
+    assert build.command is not None
+    toolchain = resolve(config, [profile])
+    flags = cargo.profile_flags(config, profile, toolchain)
+    env = {
+        **toolchain.env,
+        "CI_TOOLS_PROFILE": profile.name,
+        # The flags ci_tools' own cargo commands use for this profile, for a
+        # Makefile that wants them: `CARGOFLAGS += $(CI_TOOLS_CARGO_FLAGS)`.
+        "CI_TOOLS_CARGO_FLAGS": shlex.join(flags),
+        "CI_TOOLS_RUSTFLAGS": shlex.join(profile.rustflags),
+        **build.env,
+    }
+    shown = " ".join(f"{k}={shlex.quote(v)}" for k, v in build.env.items())
+    output.phase(f"building the {profile.name} kernel: {shown} {proc.quote(build.command)}")
+    completed = proc.run(build.command, cwd=config.root, env=env, capture=False, check=False)
+    if completed.returncode != 0:
+        raise BuildError(
+            f"the kernel build for profile {profile.name!r} failed with exit code "
+            f"{completed.returncode}: {proc.quote(build.command)}",
+            hint="see the build output above",
+        )
+
+
+def build_image(config: Config, profile: Profile) -> Path:
+    """Build the profile's kernel image with its bench environment; return the image."""
+    spec = profile.bench
+    if spec is None or spec.build is None:
+        raise HarnessError(f"profile {profile.name!r} has no kernel build")
+    build = spec.build
+    script = build_script(config.kernel.manifest)
+    check_rerun_declarations(config.kernel.manifest, build.env)
+    if build.cargo:
+        artifact = _cargo_build(config, profile, build)
+        image = spec.image or artifact
+    else:
+        _command_build(config, profile, build)
+        image = spec.image
+    if image is None or not image.is_file():
+        raise BuildError(
+            f"the kernel build for profile {profile.name!r} finished, but the image "
+            f"{image or '(no artifact)'} does not exist",
+            hint=f"set [profiles.{profile.name}.bench] image to the file the build writes",
+        )
+    digest = sha256_file(image)
+    check_image_changed(
+        image, previous=read_stamp(image), env=build.env, sha256=digest, script=script
+    )
+    write_stamp(image, profile=profile.name, env=build.env, sha256=digest)
+    output.info(f"{profile.name}: kernel image {image} (sha256 {digest[:12]}…)")
+    return image

@@ -1,0 +1,1 @@
+"""Results: the typed result document (model) and result files on disk (store)."""

@@ -1,0 +1,77 @@
+"""End to end: bench.c built with musl-gcc, booted in a real Linux guest under QEMU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ci_tools.bench.run import CORE_BENCHMARKS
+from ci_tools.host import provision
+from ci_tools.results import store
+
+from guest import REPO, build_c, qemu_processes, run_cli, vm_name
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session", autouse=True)
+def guest_kernel() -> Path:
+    return provision.ensure_guest_kernel()
+
+
+def test_linux_guest_quick_two_rounds(tmp_path: Path) -> None:
+    out = tmp_path / "linux.json"
+    run = run_cli("bench", "linux", "--quick", "--rounds", "2", "-o", str(out))
+    assert run.returncode == 0, run.stderr
+    result = store.load(out)  # validates against the schema again
+    assert result.status.complete
+    assert result.benchmark_names() == list(CORE_BENCHMARKS)
+    for name in CORE_BENCHMARKS:
+        samples = result.data["benchmarks"][name]["samples"]
+        assert [s["round"] for s in samples] == [1, 2]
+        assert all(s["per_iter_ns"] > 0 for s in samples)
+    assert result.data["extras"]["pipe_throughput_MBps"][0]["value"] > 0
+    setup_ = result.data["setup"]
+    assert setup_["accelerator"] in ("kvm", "tcg") and setup_["accelerator_reason"]
+    assert setup_["quick"] is True and setup_["qemu"]["version"]
+    if setup_["accelerator"] == "tcg":
+        assert setup_["mode"] == "deterministic"
+        assert "-icount" in setup_["qemu"]["command"]
+    log = tmp_path / result.data["boots"][0]["console_log"]
+    assert "BENCH_END" in log.read_text(errors="replace")
+    # The terminal gets the table and the path of the JSON.
+    assert "getpid" in run.stdout and str(out) in run.stdout
+    assert "stat done (16 of 16)" in run.stderr  # progress: 8 benchmarks x 2 rounds
+    assert not qemu_processes(vm_name(setup_["qemu"]["command"]))
+
+
+def test_another_protocol_speaking_binary(tmp_path: Path) -> None:
+    binary = build_c(REPO / "tests" / "faults" / "kevlar_like.c", tmp_path)
+    out = tmp_path / "kevlar-like.json"
+    run = run_cli("bench", "linux", "--quick", "--binary", str(binary), "-o", str(out))
+    assert run.returncode == 0, run.stderr
+    result = store.load(out)
+    assert result.data["target"]["bench_binary"]["suite"] == "kevlar"
+    assert result.benchmark_names() == ["getpid"]
+    assert result.skipped() == {"fork_exit": "(not implemented in this kernel)"}
+
+
+def test_host_run(tmp_path: Path) -> None:
+    out = tmp_path / "host.json"
+    run = run_cli("bench", "host", "--quick", "--benchmarks", "getpid,pipe", "-o", str(out))
+    assert run.returncode == 0, run.stderr
+    result = store.load(out)
+    assert result.benchmark_names() == ["getpid", "pipe"]
+    assert result.setup.accelerator == "none" and result.setup.qemu is None
+
+
+def test_unchanged_source_is_not_rebuilt(tmp_path: Path, isolated_cache: Path) -> None:
+    from ci_tools.build.benchbin import build_bench
+
+    first = build_bench()
+    mtime = first.stat().st_mtime_ns
+    assert build_bench() == first and first.stat().st_mtime_ns == mtime
+    changed = tmp_path / "bench.c"
+    changed.write_text((REPO / "benchmarks" / "bench.c").read_text() + "\n/* changed */\n")
+    assert build_bench(changed) != first

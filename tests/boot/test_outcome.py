@@ -1,0 +1,79 @@
+"""How a boot ended, decided from what the console, QEMU and QMP said; each way has its
+own exit code."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from ci_tools.boot.console import ConsoleRun, Ending, Limits, read_console
+from ci_tools.boot.outcome import Status, StatusKind, classify
+from ci_tools.boot.protocol import parse
+
+LIMITS = Limits(timeout=100, silence_timeout=10)
+COMPLETE = ["BENCH_START s", "BENCH_PLAN 1 1 getpid", "BENCH_ROUND 1", "BENCH getpid 10 3450 345",
+            "BENCH_END"]  # fmt: skip
+
+
+def decide(lines: list[str], *, ending: Ending = Ending.EXITED, exit_status: int | None = 0,
+           signal_status: int | None = None, stderr: str = "", events: list[dict[str, object]]
+           | None = None, accel: str = "tcg") -> StatusKind:  # fmt: skip
+    console = ConsoleRun(raw="\n".join(lines).encode(), ending=ending, exit_status=exit_status,
+                         signal_status=signal_status, wall_s=1.0, stderr=stderr)  # fmt: skip
+    return classify(console, parse(lines), events or [], accel=accel, limits=LIMITS).kind
+
+
+def test_complete() -> None:
+    assert decide(COMPLETE) is StatusKind.COMPLETE
+
+
+def test_panic_before_end_is_a_panic() -> None:
+    lines = [*COMPLETE[:3], "[ 3.0] Kernel panic - not syncing: Attempted to kill init!"]
+    assert decide(lines) is StatusKind.KERNEL_PANIC
+
+
+def test_panic_after_end_leaves_the_run_complete() -> None:
+    # A bench binary that returns as PID 1: Linux panics after it printed everything.
+    lines = [*COMPLETE, "[ 3.0] Kernel panic - not syncing: Attempted to kill init!"]
+    assert decide(lines, events=[{"event": "GUEST_PANICKED"}]) is StatusKind.COMPLETE
+    assert parse(lines).late_panic is not None
+
+
+def test_qemu_killed_mid_run_is_qemu_failed_not_the_guests_fault() -> None:
+    lines = COMPLETE[:3]
+    assert decide(lines, exit_status=None, signal_status=signal.SIGSEGV) is StatusKind.QEMU_FAILED
+    assert decide(lines, exit_status=1) is StatusKind.QEMU_FAILED
+    assert decide(lines, exit_status=0) is StatusKind.INCOMPLETE  # the guest powered off early
+
+
+def test_reset_silence_timeout_and_kvm() -> None:
+    half = COMPLETE[:3]
+    reset = [{"event": "SHUTDOWN", "data": {"guest": True, "reason": "guest-reset"}}]
+    assert decide(half, events=reset) is StatusKind.GUEST_RESET
+    assert decide(half, ending=Ending.SILENT, exit_status=None,
+                  signal_status=signal.SIGTERM) is StatusKind.HANG  # fmt: skip
+    assert decide(half, ending=Ending.TIMEOUT) is StatusKind.TIMEOUT
+    assert decide([], exit_status=134, stderr="failed to set MSR 0x10a to 0x69",
+                  accel="kvm") is StatusKind.KVM_FAILED  # fmt: skip
+    assert decide([], exit_status=1, stderr="unable to find CPU model") is StatusKind.QEMU_FAILED
+
+
+@pytest.mark.parametrize("prefix", ["", "[    0.000000] "])
+def test_end_marker_is_found_inside_a_kernel_log_line(prefix: str, tmp_path: object) -> None:
+    """The KVM probe waits for "Linux version", which stock kernels print after a timestamp."""
+    import io
+
+    script = f"printf '{prefix}Linux version 6.1.0\\n'; sleep 30"
+    run = read_console(["/bin/sh", "-c", script], log=io.BytesIO(),
+                       limits=Limits(timeout=20, silence_timeout=20, grace_after_end=0),
+                       end_marker="Linux version")  # fmt: skip
+    assert run.saw_end and run.ending is Ending.STOPPED_AFTER_END and run.wall_s < 20
+
+
+def test_status_exit_codes_are_distinct() -> None:
+    codes = [k.exit_code for k in StatusKind]
+    assert len(set(codes)) == len(codes)
+    assert Status(kind=StatusKind.COMPLETE).to_dict() == {
+        "state": "complete", "kind": "complete", "reason": None,
+    }  # fmt: skip

@@ -1,0 +1,135 @@
+"""The console cleaner and BENCH parser, on real captured serial logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ci_tools.boot.protocol import clean_console, parse, parse_console
+
+from conftest import FIXTURES
+
+CONSOLE = FIXTURES / "console"
+CORE = ["getpid", "read_null", "write_null", "pipe", "fork_exit", "open_close", "mmap_fault",
+        "stat"]  # fmt: skip
+
+
+def read(name: str) -> str:
+    return (CONSOLE / name).read_bytes().decode(errors="replace")
+
+
+def test_real_linux_guest_log_is_complete() -> None:
+    out = parse_console(read("linux-quick-complete.log"))
+    assert out.incomplete_reason() is None
+    assert out.suite == "ci_tools" and out.mode == "quick"
+    assert [s.name for s in out.samples] == CORE
+    assert all(s.round == 1 for s in out.samples)
+    getpid = out.samples[0]
+    assert getpid.iterations > 0 and getpid.per_iter_ns == getpid.total_ns // getpid.iterations
+    assert [e.name for e in out.extras] == ["pipe_throughput_MBps"]
+    assert out.panic is None and not out.malformed
+
+
+def test_cleaning_removes_cr_ansi_and_kernel_lines() -> None:
+    lines = clean_console(read("kevlar-quick-with-skip.log"))
+    assert all("\r" not in line and "\x1b" not in line for line in lines)
+    assert "BENCH_START kevlar" in lines
+    assert "[kevlar] booting kernel (profile=balanced)" in lines
+
+
+def test_kevlar_protocol_with_skip_and_extra() -> None:
+    out = parse_console(read("kevlar-quick-with-skip.log"))
+    assert out.incomplete_reason() is None
+    assert out.suite == "kevlar" and out.mode == "quick" and out.plan is None
+    assert [s.name for s in out.samples] == ["getpid", "read_null", "pipe", "stat"]
+    assert out.samples[0].total_ns == 1967955 and out.samples[0].per_iter_ns == 196
+    assert [(k.name, k.reason) for k in out.skips] == [("fork_exit", "(fork failed at iter 3)")]
+    assert out.extras[0].value == pytest.approx(3743.6)
+
+
+def test_truncated_run_is_incomplete_but_keeps_samples() -> None:
+    out = parse_console(read("truncated-mid-line.log"))
+    assert out.incomplete_reason() == (
+        "output ended before BENCH_END (last line cut off: 'BENCH open')"
+    )
+    assert [s.name for s in out.samples] == CORE[:5]
+    # The line cut mid-write is reported as such, not parsed as a malformed record.
+    assert out.cut_line == "BENCH open" and not out.malformed
+
+
+def test_panic_is_named() -> None:
+    out = parse_console(read("linux-init-exits-panic.log"))
+    assert out.panic is not None and "Kernel panic - not syncing" in out.panic
+    assert out.incomplete_reason().startswith("the guest kernel panicked")  # type: ignore[union-attr]
+
+
+def test_half_protocol_reports_missing_benchmarks() -> None:
+    out = parse_console(read("half-protocol-then-poweroff.log"))
+    assert [s.name for s in out.samples] == ["getpid"]
+    assert out.missing() == [(1, "read_null"), (1, "write_null")]
+    assert out.incomplete_reason() == "output ended before BENCH_END"
+
+
+def test_plan_shortfall_with_end_is_incomplete() -> None:
+    out = parse(["BENCH_START ci_tools", "BENCH_PLAN 2 1 getpid", "BENCH_ROUND 1",
+                 "BENCH getpid 10 3450 345", "BENCH_END"])  # fmt: skip
+    assert out.incomplete_reason() == (
+        "fewer results than BENCH_PLAN announced: missing getpid (round 2)"
+    )
+
+
+def test_garbage_is_not_a_run() -> None:
+    out = parse_console(read("garbage-no-protocol.log"))
+    assert not out.started and not out.samples
+    assert "never started" in (out.incomplete_reason() or "")
+
+
+def test_kernel_message_inside_a_bench_line_is_spliced_out() -> None:
+    raw = "BENCH getpid 10000 19679[    2.500000] random: crng init done\r\n55 196\r\nBENCH_END\r\n"
+    out = parse_console("BENCH_START x\n" + raw)
+    assert [(s.name, s.total_ns) for s in out.samples] == [("getpid", 1967955)]
+    assert out.ended and not out.malformed
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("BENCH getpid 10 abc 1", "integers"),
+        ("BENCH getpid 0 0 0", "zero iterations"),
+        ("BENCH_PLAN 1 3 getpid", "announces 3 benchmarks but names 1"),
+        ("BENCH_FROB x", "unknown record type"),
+        ("BENCH_EXTRA pipe fast", "number"),
+    ],
+)
+def test_malformed_lines_are_kept_with_the_reason(line: str, why: str) -> None:
+    out = parse(["BENCH_START s", line, "BENCH_END"])
+    assert len(out.malformed) == 1 and why in out.malformed[0].why
+    assert out.malformed[0].line_number == 2
+    assert "malformed" in (out.incomplete_reason() or "")
+
+
+def test_rounds_from_round_markers_and_from_repetition() -> None:
+    marked = parse(["BENCH_START s", "BENCH_ROUND 1", "BENCH a 1 5 5", "BENCH_ROUND 2",
+                    "BENCH a 1 6 6", "BENCH_END"])  # fmt: skip
+    assert [s.round for s in marked.samples] == [1, 2]
+    unmarked = parse(["BENCH_START kevlar", "BENCH a 1 5 5", "BENCH a 1 6 6", "BENCH_END"])
+    assert [s.round for s in unmarked.samples] == [1, 2]
+
+
+def test_record_after_end_and_before_start_are_flagged() -> None:
+    out = parse(["BENCH a 1 5 5", "BENCH_START s", "BENCH_END", "BENCH b 1 5 5"])
+    assert [m.why for m in out.malformed] == ["record before BENCH_START", "record after BENCH_END"]
+
+
+def test_bench_error_line_makes_run_incomplete() -> None:
+    out = parse(["BENCH_START s", "BENCH_ERROR unknown benchmark foo", "BENCH_END"])
+    assert out.incomplete_reason() == "the bench binary reported an error: unknown benchmark foo"
+
+
+def test_fixture_files_exist() -> None:
+    assert sorted(p.name for p in Path(CONSOLE).iterdir()) == [
+        "garbage-no-protocol.log", "half-protocol-then-poweroff.log",
+        "kevlar-quick-with-skip.log", "linux-init-exits-panic.log",
+        "linux-quick-complete.log", "truncated-mid-line.log",
+    ]  # fmt: skip

@@ -1,0 +1,88 @@
+"""The one cargo command builder (no cargo is run here)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ci_tools import config
+from ci_tools.build import cargo
+
+from conftest import REPO, VENDOR_ARGS, debian_toolchain, fake_sysroot
+
+DEMO = config.load(REPO / "ci_tools.toml")
+KERNEL = DEMO.kernel.manifest
+
+
+def test_check_command_for_a_json_spec_profile() -> None:
+    command = cargo.cargo_command("check", DEMO, DEMO.profile("fortress"), debian_toolchain())
+    assert command.argv == (
+        "/usr/bin/cargo", "check",
+        "-Z", "build-std=core,alloc", "-Z", "json-target-spec",
+        "--target", "arch/x64/x64-unwind.json", "--manifest-path", str(KERNEL),
+        "--no-default-features", "--features", "profile-fortress",
+        *VENDOR_ARGS, "--message-format=json",
+    )  # fmt: skip
+    assert command.cwd == REPO / "examples" / "kernel"
+    assert command.env["RUSTC_BOOTSTRAP"] == "1"
+    assert command.env["CARGO_ENCODED_RUSTFLAGS"] == "-C\x1foverflow-checks=on"
+    assert "RUSTFLAGS='-C overflow-checks=on'" in str(command)
+
+
+def test_clippy_gets_exactly_the_check_flags_plus_lints() -> None:
+    toolchain = debian_toolchain()
+    for profile in DEMO.profiles:
+        check = cargo.cargo_command("check", DEMO, profile, toolchain)
+        clippy = cargo.cargo_command("clippy", DEMO, profile, toolchain)
+        assert clippy.argv[2:] == (*check.argv[2:], "--", "-D", "warnings")
+        assert clippy.env == check.env and clippy.cwd == check.cwd
+
+
+def test_clippy_warnings_allowed_when_the_config_says_so() -> None:
+    lenient = dataclasses.replace(
+        DEMO, clippy=config.ClippyConfig(profiles=("fortress",), deny_warnings=False)
+    )
+    command = cargo.cargo_command("clippy", lenient, DEMO.profile("fortress"), debian_toolchain())
+    assert "--" not in command.argv and "warnings" not in command.argv
+    pedantic = dataclasses.replace(
+        DEMO, clippy=config.ClippyConfig(profiles=("fortress",), args=("-W", "clippy::pedantic"))
+    )
+    command = cargo.cargo_command("clippy", pedantic, DEMO.profile("fortress"), debian_toolchain())
+    assert command.argv[-5:] == ("--", "-D", "warnings", "-W", "clippy::pedantic")
+
+
+def test_kernel_build_uses_the_same_flags_and_its_environment() -> None:
+    profile = DEMO.profile("ludicrous")
+    check = cargo.cargo_command("check", DEMO, profile, debian_toolchain())
+    build = cargo.cargo_command(
+        "build", DEMO, profile, debian_toolchain(), release=True, env={"INIT_SCRIPT": "/bin/bench"}
+    )
+    assert build.argv[1] == "build"
+    assert build.argv[2:-2] == check.argv[2:-1]
+    assert build.argv[-2:] == ("--release", "--message-format=json")
+    assert build.env["INIT_SCRIPT"] == "/bin/bench"
+    assert "CARGO_ENCODED_RUSTFLAGS" not in build.env  # ludicrous has no extra rustflags
+
+
+def test_installed_builtin_target_needs_no_build_std(tmp_path: Path) -> None:
+    profile = config.Profile(name="host", target="x86_64-unknown-linux-gnu", features=())
+    installed = dataclasses.replace(
+        debian_toolchain(),
+        sysroot=fake_sysroot(tmp_path, rust_src=False, targets=("x86_64-unknown-linux-gnu",)),
+        config_args=(),
+    )
+    flags = cargo.profile_flags(DEMO, profile, installed)
+    assert flags == [
+        "--target", "x86_64-unknown-linux-gnu", "--manifest-path", str(KERNEL),
+        "--no-default-features",
+    ]  # fmt: skip
+    bare = config.Profile(name="bare", target="x86_64-unknown-none", features=())
+    assert cargo.profile_flags(DEMO, bare, installed)[:2] == ["-Z", "build-std=core,alloc"]
+
+
+def test_fmt_command() -> None:
+    command = cargo.fmt_command(DEMO, debian_toolchain())
+    assert command.argv == (
+        "/usr/bin/cargo", "fmt", "--check", "--manifest-path", str(KERNEL),
+        "--", "--color", "never",
+    )  # fmt: skip

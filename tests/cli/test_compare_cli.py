@@ -1,0 +1,155 @@
+"""``python -m ci_tools compare`` and ``cost``: every exit code, the files they write."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ci_tools import cli
+from ci_tools.compare import decide
+from ci_tools.results import store
+
+from conftest import FIXTURES, REPO, make, suite
+
+RESULTS = FIXTURES / "results"
+A = str(RESULTS / "linux-det-8boots-a.json")
+B = str(RESULTS / "linux-det-8boots-b.json")
+SLOW = str(RESULTS / "linux-det-8boots-b-getpid-x1.10.json")
+WALL = str(RESULTS / "linux-wallclock-8boots.json")
+
+
+@pytest.fixture(autouse=True)
+def no_config_no_actions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run where there is no ci_tools.toml, outside GitHub Actions."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CI_TOOLS_CONFIG", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.setenv("GITHUB_ACTIONS", "")
+
+
+def test_exit_0_same_kernel(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["compare", A, B]) == 0
+    out = capsys.readouterr().out
+    assert "0 regression(s)" in out and "exit code 0" in out
+
+
+def test_exit_1_regression(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    md = tmp_path / "out" / "compare.md"
+    assert cli.main(["compare", A, SLOW, "--markdown", str(md)]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSION" in out
+    assert "**REGRESSION**" in md.read_text()
+
+
+def test_exit_2_inconclusive(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    base = make(suite(rng, 3), name="b.json")
+    head = make(suite(rng, 3), name="h.json")
+    for r in (base, head):
+        assert r.path is not None
+        store.save(dict(r.data), tmp_path / r.path.name)
+    assert cli.main(["compare", str(tmp_path / "b.json"), str(tmp_path / "h.json")]) == 2
+
+
+def test_exit_3_deterministic_against_wallclock(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["compare", A, WALL]) == 3
+    err = capsys.readouterr().err
+    assert "mode differs: linux-det-8boots-a.json deterministic, " in err
+    assert "linux-wallclock-8boots.json wallclock" in err
+    assert "--force" in err
+
+
+def test_force_compares_anyway_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["compare", A, WALL, "--force"])
+    assert code in (0, 1, 2)
+    assert "COMPARED DESPITE DIFFERENCES (--force): mode differs" in capsys.readouterr().out
+
+
+def test_exit_3_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert cli.main(["compare", A, str(broken)]) == 3
+    assert cli.main(["compare", A]) == 3
+    assert cli.main(["compare", A, str(tmp_path / "missing.json")]) == 3
+    assert cli.main(["compare", A, B, "--alpha", "2"]) == 3
+    assert cli.main(["compare", A, B, SLOW, "--pairs"]) == 3
+    assert "invalid JSON" in capsys.readouterr().err
+
+
+def test_plain_prints_kevlars_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["compare", A, B, SLOW, "--plain"]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[0] == "Benchmark"
+    assert out.count("ratio") == 2
+
+
+def test_pairs_one_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["compare", "--pairs", A, B, A, SLOW]) == 1
+    out = capsys.readouterr().out
+    assert "Holm over 16 row(s)" in out
+
+
+def test_job_summary_gets_the_markdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert cli.main(["compare", A, SLOW]) == 1
+    text = summary.read_text()
+    assert text.startswith("earlier step\n### Benchmarks: ")
+    assert "**REGRESSION**" in text
+
+
+def test_config_min_effect_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "ci_tools.toml"
+    text = (REPO / "ci_tools.toml").read_text()
+    assert "[compare]" in text
+    head, _, tail = text.partition("[compare]")
+    rest = tail.split("\n", 2)[2] if "\n" in tail else ""
+    config.write_text(head + "[compare]\nmin_effect = { default = 0.03, getpid = 0.2 }\n" + rest)
+    assert decide.min_effects_from_config(config) == {"default": 0.03, "getpid": 0.2}
+    assert cli.main(["compare", A, SLOW, "--config", str(config)]) == 0  # 10 % < 20 %
+    # Without --config, ci_tools.toml in the working directory is read.
+    assert cli.main(["compare", A, SLOW]) == 0
+    assert cli.main(["compare", A, SLOW, "--config", str(tmp_path / "nope.toml")]) == 3
+
+
+def test_calibration_file(tmp_path: Path) -> None:
+    calibration = tmp_path / "calibration.json"
+    calibration.write_text(json.dumps({"noise_floor": {"getpid": 0.25}}))
+    assert cli.main(["compare", A, SLOW, "--calibration", str(calibration)]) == 0
+    calibration.write_text(json.dumps({"noise_floor": {"getpid": "big"}}))
+    assert cli.main(["compare", A, SLOW, "--calibration", str(calibration)]) == 3
+
+
+def test_cost_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    profiles = [str(RESULTS / f"profile-{p}.json") for p in ("fortress", "balanced")]
+    md = tmp_path / "cost.md"
+    assert cli.main(["cost", "--reference", A, *profiles, "--markdown", str(md)]) == 0
+    out = capsys.readouterr().out
+    assert "fortress (vs fastest, vs linux)" in out and "balanced (vs fastest, vs linux)" in out
+    assert md.read_text().startswith("### Cost of each profile")
+    assert cli.main(["cost", "--reference", A, WALL]) == 3
+
+
+def test_files_outside_the_repo_keep_their_names(tmp_path: Path) -> None:
+    shutil.copy(A, tmp_path / "base.json")
+    shutil.copy(SLOW, tmp_path / "head.json")
+    c = decide.compare_results([store.load(tmp_path / "base.json"),
+                                 store.load(tmp_path / "head.json")])  # fmt: skip
+    assert c.pairs == (("base.json", "head.json"),)
+
+
+def test_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cal" / "deterministic.json"
+    assert cli.main(["calibrate", A, B, "-o", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document["mode"] == "deterministic"
+    assert set(document["noise_floor"]) == set(store.load(Path(A)).benchmark_names())
+    assert "calibration:" in capsys.readouterr().out
+    assert cli.main(["compare", A, SLOW, "--calibration", str(out)]) == 1
+    assert cli.main(["calibrate", A, WALL, "-o", str(out)]) == 3
+    assert cli.main(["compare", WALL, WALL, "--calibration", str(out)]) == 3

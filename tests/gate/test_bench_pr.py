@@ -1,0 +1,387 @@
+"""bench-pr (base and head on one runner) and the comment built from its artifact.
+
+The harness is replaced by a function that writes result files derived from
+a real, schema-valid result (tests/fixtures/schema), so these tests run git
+for real but never QEMU or cargo.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from github_fake import FakeGitHub, serve
+
+import ci_tools
+from ci_tools import cli
+from ci_tools.errors import BadInputError, ExitCode
+from ci_tools.gate import measure
+from ci_tools.gate.evaluate import evaluate
+from ci_tools.gate.manifest import MANIFEST, MANIFEST_SCHEMA, load_manifest, result_path
+from ci_tools.github import comment
+from ci_tools.results import store
+
+from conftest import FIXTURES
+
+FIXTURE = FIXTURES / "schema" / "valid-linux-tcg-deterministic.json"
+REPO = "levkropp/kevlar"
+PROFILES = ("fortress", "balanced", "performance", "ludicrous")
+
+
+def make_result(*, boots: int = 8, scale: dict[str, float] | None = None) -> dict[str, Any]:
+    """A deterministic-mode result with ``boots`` boots; ``scale`` slows benchmarks down."""
+    source = json.loads(FIXTURE.read_text())
+    document = copy.deepcopy(source)
+    document["setup"]["boots"] = boots
+    document["boots"] = [dict(copy.deepcopy(source["boots"][0]), index=i) for i in range(boots)]
+    for name, bench in document["benchmarks"].items():
+        first = bench["samples"][0]
+        bench["samples"] = []
+        for boot in range(boots):
+            factor = (scale or {}).get(name, 1.0) * (1 + 0.0004 * boot)  # no ties
+            total = int(first["total_ns"] * factor)
+            bench["samples"].append(
+                dict(first, boot=boot, total_ns=total, per_iter_ns=total // first["iterations"])
+            )
+    store.validate(document, source="test result")
+    return document
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def pr_repo(tmp_path: Path) -> Iterator[tuple[Path, str, str]]:
+    """A clone with main (base) and a PR branch checked out: (repo, base, head)."""
+    repo = tmp_path / "kernel"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "t@example.org")
+    git(repo, "config", "user.name", "t")
+    (repo / "VERSION").write_text("fork point\n")
+    git(repo, "add", "VERSION")
+    git(repo, "commit", "-q", "-m", "fork point")
+    git(repo, "checkout", "-q", "-b", "pr")
+    (repo / "VERSION").write_text("head\n")
+    git(repo, "commit", "-q", "-am", "head")
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
+    (repo / "OTHER").write_text("main moved on\n")
+    git(repo, "add", "OTHER")
+    git(repo, "commit", "-q", "-m", "main moved on")
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", head)
+    yield repo, base, head
+
+
+class FakeHarness:
+    """Stands in for `python -m ci_tools bench profile <p> ...` run in a tree."""
+
+    def __init__(
+        self,
+        *,
+        head_scale: dict[str, dict[str, float]] | None = None,
+        fail: dict[tuple[str, str], int] | None = None,
+        boots: int = 8,
+    ) -> None:
+        self.calls: list[tuple[str, str, str]] = []  # (profile, side, VERSION of the tree)
+        self.head_scale = head_scale or {}
+        self.fail = fail or {}
+        self.boots = boots
+
+    def __call__(self, tree: Path, argv: list[str]) -> int:
+        assert argv[3:6] == ["bench", "profile", argv[5]] and "--mode" in argv
+        assert argv[argv.index("--mode") + 1] == "deterministic"
+        profile = argv[5]
+        out = Path(argv[argv.index("--output") + 1])
+        side = out.name.split(".")[1]
+        self.calls.append((profile, side, (tree / "VERSION").read_text().strip()))
+        if (profile, side) in self.fail:
+            return self.fail[(profile, side)]
+        scale = self.head_scale.get(profile) if side == "head" else None
+        store.save(make_result(boots=self.boots, scale=scale), out)
+        return 0
+
+
+def _run(repo: Path, base: str, head: str, harness: FakeHarness, out: Path) -> int:
+    options = measure.RunOptions(
+        base=base, head=head, pr=42, repository=REPO, profiles=PROFILES, boots=8,
+        output_dir=out, repo=repo,
+    )  # fmt: skip
+    return measure.run(options, run_side=harness)
+
+
+@pytest.fixture
+def summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "step-summary.md"
+    path.write_text("")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(path))
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    return path
+
+
+# -- bench-pr ---------------------------------------------------------------------------
+
+
+def test_base_and_head_alternate_and_the_base_is_the_merge_base(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    harness = FakeHarness()
+    out = tmp_path / "bench-pr"
+    assert _run(repo, base, head, harness, out) == ExitCode.OK
+    assert [(p, s) for p, s, _ in harness.calls] == [
+        ("fortress", "base"), ("fortress", "head"),
+        ("balanced", "head"), ("balanced", "base"),
+        ("performance", "base"), ("performance", "head"),
+        ("ludicrous", "head"), ("ludicrous", "base"),
+    ]  # fmt: skip
+    # the base tree is the fork point, not the tip of main
+    assert {v for _, s, v in harness.calls if s == "base"} == {"fork point"}
+    assert {v for _, s, v in harness.calls if s == "head"} == {"head"}
+    manifest = load_manifest(out)
+    assert manifest["pr"] == 42 and manifest["head_sha"] == head and manifest["base_sha"] == base
+    assert manifest["merge_base"] == git(repo, "merge-base", base, head)
+    assert all(p[s]["state"] == "measured" for p in manifest["profiles"] for s in ("base", "head"))
+    assert "worktree" not in git(repo, "worktree", "list").split("\n", 1)[-1]
+    assert "## Benchmarks: no regression" in summary.read_text()
+    assert (out / "summary.md").read_text() == summary.read_text()
+
+
+def test_a_regression_fails_with_exit_code_1(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    harness = FakeHarness(head_scale={"balanced": {"getpid": 1.10}})
+    assert _run(repo, base, head, harness, tmp_path / "out") == ExitCode.REGRESSION
+    text = summary.read_text()
+    assert "## Benchmarks: **regression**" in text
+    assert "| balanced | regression |" in text and "| fortress | no regression |" in text
+
+
+def test_too_few_boots_is_inconclusive_not_a_pass(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    assert _run(repo, base, head, FakeHarness(boots=2), tmp_path / "out") == ExitCode.INCONCLUSIVE
+    assert "## Benchmarks: inconclusive" in summary.read_text()
+
+
+def test_an_infrastructure_failure_is_reported_as_such(
+    pr_repo: tuple[Path, str, str],
+    tmp_path: Path,
+    summary: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo, base, head = pr_repo
+    harness = FakeHarness(fail={("performance", "head"): int(ExitCode.QEMU_FAILED)})
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out) == ExitCode.QEMU_FAILED
+    text = summary.read_text()
+    assert "| performance | could not measure head |" in text
+    assert "`exit code 15 (qemu-failed)`" in text
+    assert "not performance verdicts" in text
+    assert "regression" not in text.split("### Not compared")[0].replace("no regression", "")
+    assert "not a performance regression" in capsys.readouterr().err
+    assert load_manifest(out)["profiles"][2]["head"]["exit_code"] == 15
+
+
+def test_a_regression_outranks_an_infrastructure_failure(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    harness = FakeHarness(
+        head_scale={"fortress": {"stat": 1.2}}, fail={("ludicrous", "base"): int(ExitCode.HANG)}
+    )
+    assert _run(repo, base, head, harness, tmp_path / "out") == ExitCode.REGRESSION
+
+
+def test_the_head_must_be_checked_out(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    with pytest.raises(BadInputError, match="not the PR head"):
+        _run(repo, head, base, FakeHarness(), tmp_path / "out")
+
+
+def test_options_come_from_the_pull_request_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    events = FIXTURES / "events"
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(events / "pull_request.synchronize.json"))
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
+    options = measure.main_options(
+        base=None, head=None, pr=None, profiles=[], boots=3,
+        output_dir=Path("o"), work_dir=None,
+    )  # fmt: skip
+    assert (options.pr, options.repository, options.boots) == (42, REPO, 3)
+    assert measure.main_options(base="a", head="b", pr=1, profiles=[], boots=None,
+                                output_dir=Path("o"), work_dir=None).boots is None  # fmt: skip
+    assert options.head == "4e1c0a9b7d2f3e5a6b8c9d0e1f2a3b4c5d6e7f80"
+    with pytest.raises(BadInputError, match="invalid profile"):
+        measure.main_options(
+            base="a", head="b", pr=1, profiles=["../x"], boots=1,
+            output_dir=Path("o"), work_dir=None,
+        )  # fmt: skip
+
+
+def test_the_harness_runs_our_ci_tools_not_the_trees() -> None:
+    argv = measure.bench_command("fortress", Path("out.json"), 5)
+    assert argv[1:6] == ["-m", "ci_tools", "bench", "profile", "fortress"]
+    env = measure.harness_env()
+    assert env["PYTHONSAFEPATH"] == "1"
+    assert env["PYTHONPATH"].split(":")[0] == str(Path(ci_tools.__file__).parent.parent)
+
+
+# -- the artifact is untrusted -----------------------------------------------------------
+
+
+@pytest.fixture
+def artifact(pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path) -> Path:
+    repo, base, head = pr_repo
+    out = tmp_path / "artifact"
+    _run(repo, base, head, FakeHarness(head_scale={"ludicrous": {"pipe": 1.15}}), out)
+    summary.write_text("")
+    return out
+
+
+def _edit_manifest(folder: Path, change: dict[str, Any]) -> None:
+    path = folder / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest.update(change)
+    path.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"pr": "42; rm -rf /"},
+        {"pr": 0},
+        {"head_sha": "HEAD"},
+        {"profiles": [{"name": "../../etc/passwd", "base": {"state": "measured"},
+                       "head": {"state": "measured"}}]},
+        {"extra": "key"},
+    ],
+)  # fmt: skip
+def test_a_tampered_manifest_is_refused(artifact: Path, change: dict[str, Any]) -> None:
+    _edit_manifest(artifact, change)
+    with pytest.raises(BadInputError, match=r"bench-pr-v1\.schema\.json"):
+        evaluate(artifact)
+
+
+def test_a_tampered_result_cannot_be_compared(artifact: Path) -> None:
+    path = result_path(artifact, "fortress", "head")
+    document = json.loads(path.read_text())
+    document["benchmarks"]["getpid"]["samples"][0]["total_ns"] = "fast"
+    path.write_text(json.dumps(document))
+    report = evaluate(artifact)
+    assert (report.outcomes[0].code, report.outcomes[0].verdict) == (3, "could not compare")
+    assert report.exit_code == ExitCode.REGRESSION  # ludicrous' regression outranks it
+    assert "schema error" in report.markdown()
+
+
+def test_text_from_the_artifact_cannot_inject_markdown(artifact: Path) -> None:
+    manifest = json.loads((artifact / MANIFEST).read_text())
+    manifest["profiles"][0]["head"] = {
+        "state": "failed",
+        "exit_code": 13,
+        "reason": "hang `@levkropp/maintainers` [click](https://evil.example)\n# heading",
+    }
+    (artifact / MANIFEST).write_text(json.dumps(manifest))
+    text = evaluate(artifact).markdown()
+    line = next(line for line in text.splitlines() if "fortress, head" in line)
+    assert line == (
+        "- fortress, head: `hang '@levkropp/maintainers' [click](https://evil.example) # heading`"
+    )
+
+
+def test_a_run_cannot_borrow_a_verdicts_exit_code(artifact: Path) -> None:
+    manifest = json.loads((artifact / MANIFEST).read_text())
+    manifest["profiles"][1]["base"] = {"state": "failed", "exit_code": 0, "reason": "ok"}
+    (artifact / MANIFEST).write_text(json.dumps(manifest))
+    report = evaluate(artifact)
+    assert report.outcomes[1].code == ExitCode.HARNESS
+    assert report.exit_code == ExitCode.REGRESSION  # ludicrous' pipe regression still counts
+
+
+# -- the comment command on an artifact --------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    with serve() as server:
+        yield server
+
+
+def _comment(fake: FakeGitHub, artifact: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    manifest = load_manifest(artifact)
+    monkeypatch.setenv("GITHUB_TOKEN", fake.token)
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    fake.add_pull(REPO, 42, head_sha=manifest["head_sha"], head_label="contributor:main")
+    return cli.main(
+        ["comment", "--bench-dir", str(artifact), "--expect-head-sha", manifest["head_sha"],
+         "--head-label", "contributor:main",
+         "--details-url", "https://github.com/levkropp/kevlar/actions/runs/1"]
+    )  # fmt: skip
+
+
+def test_comment_twice_leaves_one_comment_with_the_new_table(
+    fake: FakeGitHub, artifact: Path, monkeypatch: pytest.MonkeyPatch, summary: Path
+) -> None:
+    assert _comment(fake, artifact, monkeypatch) == ExitCode.OK
+    (first,) = fake.bodies(REPO, 42)
+    assert "| ludicrous | regression |" in first
+    # a new push: ludicrous is fixed, fortress regresses
+    for profile, scale in (("ludicrous", None), ("fortress", {"stat": 1.3})):
+        store.save(make_result(scale=scale), result_path(artifact, profile, "head"))
+    assert _comment(fake, artifact, monkeypatch) == ExitCode.OK
+    (body,) = fake.bodies(REPO, 42)
+    assert body.startswith(comment.MARKER)
+    assert "| fortress | regression |" in body and "| ludicrous | no regression |" in body
+    assert "`stat (fortress.head.json)`" in body and "**REGRESSION**" in body
+    assert (
+        "Full results: [the job summary](https://github.com/levkropp/kevlar/actions/runs/1)" in body
+    )
+    assert len(fake.requests_for("POST")) == 1 and len(fake.requests_for("PATCH")) == 1
+
+
+def test_results_for_another_commit_are_refused(
+    fake: FakeGitHub, artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", fake.token)
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    code = cli.main(
+        ["comment", "--repo", REPO, "--bench-dir", str(artifact), "--expect-head-sha", "f" * 40]
+    )
+    assert code == ExitCode.BAD_INPUT
+    assert fake.requests == []
+
+
+def test_the_default_boots_let_the_whole_matrix_reach_a_verdict() -> None:
+    from ci_tools.compare import decide, stats
+
+    boots = measure.default_boots(len(PROFILES))
+    rows = len(PROFILES) * 8
+    assert stats.min_attainable_p(boots, boots) <= decide.DEFAULT_ALPHA / rows
+    # ... and at least the boots the gate evaluation showed detect a 5% slowdown.
+    assert boots == max(measure.DETECTION_BOOTS, stats.boots_needed(rows, decide.DEFAULT_ALPHA))
+    # A matrix so large that significance needs more than that gets more.
+    huge = 200
+    needed = stats.boots_needed(huge * 8, decide.DEFAULT_ALPHA)
+    assert measure.default_boots(huge) == max(needed, measure.DETECTION_BOOTS)
+    assert stats.min_attainable_p(needed - 1, needed - 1) > decide.DEFAULT_ALPHA / (huge * 8)
+
+
+def test_the_manifest_schema_is_a_valid_json_schema() -> None:
+    import jsonschema
+
+    from ci_tools.util import schemas
+
+    jsonschema.Draft202012Validator.check_schema(schemas.load_schema(MANIFEST_SCHEMA))
