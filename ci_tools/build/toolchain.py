@@ -44,6 +44,7 @@ DEBIAN_INSTALL = f"apt-get update && apt-get install {' '.join(packages.RUST)}"
 RUSTUP_INSTALL = "rustup toolchain install nightly --component rust-src,clippy,rustfmt"
 DEFAULT_RUSTUP_TOOLCHAIN = "nightly"
 TOOLCHAIN_FILES = ("rust-toolchain.toml", "rust-toolchain")
+PROBE_TIMEOUT = 60.0  # s; a rustup proxy may first unpack a toolchain
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,9 +120,10 @@ def probe_rustc(rustc: str, env: Mapping[str, str], cwd: Path) -> RustcProbe | N
     """Ask a rustc for its sysroot and version, and the cargo beside it for the
     ``-Z`` flags it knows; None when the rustc does not answer."""
     try:
-        sysroot = proc.run([rustc, "--print", "sysroot"], env=env, cwd=cwd, quiet=True)
-        version = proc.run([rustc, "-V"], env=env, cwd=cwd, quiet=True)
-    except CiToolsError:
+        sysroot = proc.run([rustc, "--print", "sysroot"], env=env, cwd=cwd, quiet=True,
+                           timeout=PROBE_TIMEOUT)  # fmt: skip
+        version = proc.run([rustc, "-V"], env=env, cwd=cwd, quiet=True, timeout=PROBE_TIMEOUT)
+    except (CiToolsError, OSError):
         return None
     if sysroot.returncode != 0 or version.returncode != 0:
         return None
@@ -143,9 +145,9 @@ def _cargo_unstable_flags(
     try:
         result = proc.run(
             [cargo, "-Z", "help"], env={**dict(env), "RUSTC_BOOTSTRAP": "1"}, cwd=Path(cwd),
-            quiet=True, check=False,
+            quiet=True, check=False, timeout=PROBE_TIMEOUT,
         )  # fmt: skip
-    except CiToolsError:
+    except (CiToolsError, OSError):  # hung, or no cargo beside this rustc
         return None
     if result.returncode != 0:
         return None

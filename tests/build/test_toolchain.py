@@ -241,3 +241,26 @@ def test_missing_clippy_names_the_component(tmp_path: Path) -> None:
     with pytest.raises(SetupError) as caught:
         toolchain.require_component(rustup, "cargo-fmt", "rustfmt")
     assert caught.value.hint == "rustup component add rustfmt --toolchain nightly"
+
+
+@pytest.mark.integration  # runs programs named rustc and cargo (stand-ins), past the tripwire
+def test_probe_survives_a_cargo_that_is_missing_or_hangs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rustc = tmp_path / "rustc"
+    rustc.write_text(
+        '#!/bin/sh\ncase "$1" in --print) echo /opt/rust ;; -V) echo "rustc 1.96.0" ;; esac\n'
+    )
+    rustc.chmod(0o755)
+    toolchain._cargo_unstable_flags.cache_clear()
+    alone = toolchain.probe_rustc(str(rustc), {}, tmp_path)
+    assert alone is not None and alone.version == "rustc 1.96.0"
+    assert alone.unstable_flags is None  # no cargo beside it: not asked, no traceback
+    cargo_bin = tmp_path / "cargo"
+    cargo_bin.write_text("#!/bin/sh\nexec sleep 30\n")
+    cargo_bin.chmod(0o755)
+    monkeypatch.setattr(toolchain, "PROBE_TIMEOUT", 0.5)
+    toolchain._cargo_unstable_flags.cache_clear()
+    hung = toolchain.probe_rustc(str(rustc), {}, tmp_path)
+    assert hung is not None and hung.unstable_flags is None
+    toolchain._cargo_unstable_flags.cache_clear()
