@@ -42,6 +42,11 @@ PROFILE_PLACEHOLDER = "{profile}"
 
 ToolchainChoice = Literal["auto", "rustup", "debian"]
 GuestKind = Literal["linux", "kernel"]
+BootMethod = Literal["kernel", "multiboot-elf64"]
+BenchSuite = Literal["ci_tools", "kernel"]
+ArgsRoute = Literal["after-dashes", "cmdline", "build", "none"]
+# In a kernel build's env (args = "build"): replaced by the bench arguments.
+BENCH_ARGS_PLACEHOLDER = "{bench_args}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +58,7 @@ class KernelCrate:
     toolchain: ToolchainChoice = "auto"
     rustup_toolchain: str | None = None
     build_std: tuple[str, ...] = DEFAULT_BUILD_STD
+    env: Mapping[str, str] = field(default_factory=dict)  # for every cargo command
 
     @property
     def manifest(self) -> Path:
@@ -70,6 +76,18 @@ class KernelBuild:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExitDevice:
+    """QEMU's isa-debug-exit: the guest writes v to the port, QEMU exits (v << 1) | 1."""
+
+    iobase: int
+    iosize: int = 4
+    success: int = 1  # the QEMU exit status of a normal end
+
+    def qemu_args(self) -> tuple[str, ...]:
+        return ("-device", f"isa-debug-exit,iobase={self.iobase:#x},iosize={self.iosize:#x}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class BenchSpec:
     """How ``bench-<profile>`` gets and boots its kernel."""
 
@@ -79,6 +97,13 @@ class BenchSpec:
     machine: str | None = None
     image: Path | None = None  # guest = "kernel": the image to boot (absolute)
     build: KernelBuild | None = None
+    cpu: str | None = None
+    memory_mb: int | None = None
+    qemu_args: tuple[str, ...] = ()
+    boot: BootMethod = "kernel"
+    exit_device: ExitDevice | None = None
+    suite: BenchSuite = "ci_tools"
+    args: ArgsRoute = "after-dashes"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,6 +361,19 @@ def semantic_problems(
                 f'{where}: build and image have no effect with guest = "linux" (the reference '
                 'Linux kernel is booted); remove them or use guest = "kernel"'
             )
+        elif guest == "linux" and bench.get("suite") == "kernel":
+            message = (
+                f'{where}: suite = "kernel" needs guest = "kernel": the reference Linux guest '
+                "has no bench of its own"
+            )
+        elif bench.get("args") == "build" and not any(
+            BENCH_ARGS_PLACEHOLDER in str(v)
+            for v in _table(_table(bench.get("build")).get("env")).values()
+        ):
+            message = (
+                f'{where}: args = "build" needs {BENCH_ARGS_PLACEHOLDER} in a build env value, '
+                f'e.g. env = {{ INIT_SCRIPT = "/bin/bench {BENCH_ARGS_PLACEHOLDER}" }}'
+            )
         else:
             continue
         if message not in problems:
@@ -377,6 +415,14 @@ def _bench(raw: Mapping[str, Any], *, profile: str, root: Path) -> BenchSpec:
             env={k: _expand(v, profile) for k, v in build_raw.get("env", {}).items()},
         )
     image = raw.get("image")
+    exit_raw = raw.get("exit_device")
+    exit_device = None
+    if exit_raw is not None:
+        exit_device = ExitDevice(
+            iobase=exit_raw["iobase"],
+            iosize=exit_raw.get("iosize", 4),
+            success=exit_raw.get("success", 1),
+        )
     return BenchSpec(
         guest=raw["guest"],
         cmdline=raw.get("cmdline"),
@@ -384,6 +430,13 @@ def _bench(raw: Mapping[str, Any], *, profile: str, root: Path) -> BenchSpec:
         machine=raw.get("machine"),
         image=root / _expand(image, profile) if image else None,
         build=build,
+        cpu=raw.get("cpu"),
+        memory_mb=raw.get("memory"),
+        qemu_args=_strings(raw.get("qemu_args")),
+        boot=raw.get("boot", "kernel"),
+        exit_device=exit_device,
+        suite=raw.get("suite", "ci_tools"),
+        args=raw.get("args", "after-dashes"),
     )
 
 
@@ -397,6 +450,7 @@ def _parse(document: Mapping[str, Any], *, path: Path) -> Config:
         toolchain=kernel_raw.get("toolchain", "auto"),
         rustup_toolchain=kernel_raw.get("rustup_toolchain"),
         build_std=tuple(kernel_raw.get("build_std", DEFAULT_BUILD_STD)),
+        env=dict(kernel_raw.get("env", {})),
     )
     defaults = _table(document.get("bench"))
     profiles = []

@@ -23,11 +23,11 @@ from ci_tools.boot import accel
 from ci_tools.boot.console import Ending, Limits, read_console
 from ci_tools.boot.outcome import COMPLETE, Status, StatusKind
 from ci_tools.boot.ports import Forward
-from ci_tools.boot.protocol import parse_console
+from ci_tools.boot.protocol import ParsedOutput, parse_console
 from ci_tools.boot.qemu import BootOutcome, GuestSpec, Mode, boot, qemu_binary, qemu_version
 from ci_tools.build.benchbin import build_bench
 from ci_tools.build.initramfs import bench_initramfs
-from ci_tools.config import DEFAULT_CMDLINE
+from ci_tools.config import DEFAULT_CMDLINE, ArgsRoute, BenchSuite, ExitDevice
 from ci_tools.errors import BadInputError, CiToolsError, RunFailed
 from ci_tools.results.model import BootRecord, QemuSetup, Result, ResultBuilder, Setup, Target
 from ci_tools.results.store import save
@@ -66,6 +66,9 @@ class GuestTarget:
     smp: int = 1
     extra_qemu_args: tuple[str, ...] = ()
     forwards: tuple[Forward, ...] = ()
+    suite: BenchSuite = "ci_tools"  # kernel: the bench is built into the kernel image
+    args: ArgsRoute = "after-dashes"  # how the bench arguments reach the bench
+    exit_device: ExitDevice | None = None
 
 
 def bench_arguments(options: BenchOptions, quick: bool) -> list[str]:
@@ -75,18 +78,71 @@ def bench_arguments(options: BenchOptions, quick: bool) -> list[str]:
     return args + list(options.benchmarks)
 
 
-def boot_cmdline(base: str, boot_index: int, bench_args: list[str]) -> str:
+def boot_cmdline(
+    base: str, boot_index: int, bench_args: list[str], route: ArgsRoute = "after-dashes"
+) -> str:
     """Kernel command line of one boot.
 
     Boots after the first carry a padding argument of growing length: it
     shifts the kernel's memory layout and timer phase a little, so the
     samples of several boots cover effects one boot would hide.  The kernel
     hands the unknown ``name=value`` to init's environment, where bench.c
-    ignores it.
+    ignores it (a kernel that reads its bench arguments from the command
+    line is expected to ignore ``name=value`` words too).
     """
     pad = f" {PAD_ARGUMENT}={'x' * boot_index}" if boot_index else ""
-    tail = f" -- {' '.join(bench_args)}" if bench_args else ""
-    return f"{base}{pad}{tail}"
+    if not bench_args or route == "none":
+        return f"{base}{pad}".strip()
+    if route == "cmdline":
+        return f"{base}{pad} {' '.join(bench_args)}".strip()
+    return f"{base}{pad} -- {' '.join(bench_args)}".strip()
+
+
+def _refuse_unpassable(target: GuestTarget, options: BenchOptions) -> None:
+    """A bench that takes no arguments cannot honour options that need them: say so
+    before booting, instead of recording a run that did something else."""
+    if target.args != "none":
+        return
+    asked = [
+        flag
+        for flag, given in (
+            ("--quick/--full", options.quick is not None),
+            ("--rounds", options.rounds != 1),
+            ("--benchmarks", bool(options.benchmarks)),
+        )
+        if given
+    ]
+    if asked:
+        raise BadInputError(
+            f"{target.name}: {', '.join(asked)} cannot reach this kernel's bench: the config "
+            'says it takes no arguments (args = "none")',
+            hint="drop those options, or set the profile's bench args to how the kernel "
+            'reads them ("cmdline", "after-dashes")',
+        )
+
+
+def not_as_asked(parsed: ParsedOutput, options: BenchOptions, quick: bool) -> str | None:
+    """How a complete run differs from what its arguments asked for, or None.
+
+    A bench that never got its arguments (a kernel that ignores its command
+    line) runs its defaults: that is reported, not recorded as the run asked for."""
+    differences = []
+    if parsed.mode is not None and parsed.mode != ("quick" if quick else "full"):
+        differences.append(f"{parsed.mode} mode, not {'quick' if quick else 'full'}")
+    rounds = max((s.round for s in parsed.samples), default=0)
+    if parsed.samples and rounds != options.rounds:
+        differences.append(f"{rounds} round(s), not {options.rounds}")
+    ran = {s.name for s in parsed.samples} | {s.name for s in parsed.skips}
+    if options.benchmarks and ran != set(options.benchmarks):
+        differences.append(
+            f"benchmarks {', '.join(sorted(ran))}, not {', '.join(options.benchmarks)}"
+        )
+    if not differences:
+        return None
+    return (
+        f"the bench did not run what was asked ({'; '.join(differences)}): "
+        "its arguments did not reach it"
+    )
 
 
 def default_limits(accelerator: str, quick: bool, options: BenchOptions) -> Limits:
@@ -227,14 +283,28 @@ def run_guest(
 ) -> Result:
     collected = ResultBuilder()
     out = options.output or default_output(target.name)
-    output.phase(f"{target.name}: preparing bench binary")
-    binary = _bench_binary(options)
-    initrd, initrd_sha = _write_initramfs(binary)
+    _refuse_unpassable(target, options)
+    initrd: Path | None = None
+    initrd_sha: str | None = None
+    if target.suite == "kernel":
+        if options.binary is not None:
+            raise BadInputError(
+                f"{target.name}: --binary has no effect: the kernel runs its own bench "
+                '(suite = "kernel")',
+                hint='drop --binary, or set the profile\'s bench suite to "ci_tools"',
+            )
+        binary = target.kernel  # the bench that runs is the one built into the image
+    else:
+        output.phase(f"{target.name}: preparing bench binary")
+        binary = _bench_binary(options)
+        initrd, initrd_sha = _write_initramfs(binary)
     accelerator, accel_reason = _accelerator(options, target.kernel)
     quick = options.quick if options.quick is not None else accelerator == "tcg"
     mode = options.mode or (Mode.DETERMINISTIC if accelerator == "tcg" else Mode.WALLCLOCK)
     limits = default_limits(accelerator, quick, options)
     bench_args = bench_arguments(options, quick)
+    observed_mode: str | None = None
+    observed_rounds = options.rounds
     binary_qemu = qemu_binary()
     first_spec: GuestSpec | None = None
     status = COMPLETE
@@ -243,10 +313,10 @@ def run_guest(
     for index in range(options.boots):
         spec = GuestSpec(
             kernel=target.kernel, initrd=initrd,
-            cmdline=boot_cmdline(target.cmdline, index, bench_args),
+            cmdline=boot_cmdline(target.cmdline, index, bench_args, target.args),
             accel=accelerator, mode=mode, machine=target.machine, cpu=target.cpu,
             memory_mb=target.memory_mb, smp=target.smp, extra_args=target.extra_qemu_args,
-            forwards=target.forwards,
+            forwards=target.forwards, exit_device=target.exit_device,
         )  # fmt: skip
         first_spec = first_spec or spec
         log_path = out.with_name(f"{out.stem}.boot{index}.console.log")
@@ -272,6 +342,14 @@ def run_guest(
             )  # fmt: skip
             break
         command = outcome.command
+        if target.args == "none":
+            # Nothing was passed: record what the bench says it did.
+            observed_mode = outcome.parsed.mode or observed_mode
+            observed_rounds = max((s.round for s in outcome.parsed.samples), default=1)
+        elif outcome.status.complete:
+            differs = not_as_asked(outcome.parsed, options, quick)
+            if differs is not None:
+                outcome.status = Status(kind=StatusKind.INCOMPLETE, reason=differs)
         collected.add(index, outcome.parsed)
         collected.add_boot(
             BootRecord(index=index, cmdline=spec.cmdline, status=outcome.status,
@@ -296,9 +374,11 @@ def run_guest(
         bench_binary=binary, bench_binary_sha256=sha256_file(binary),
         initramfs_sha256=initrd_sha,
     )  # fmt: skip
+    if observed_mode is not None:
+        quick = observed_mode == "quick"
     setup = Setup(
         accelerator=accelerator, accelerator_reason=accel_reason, mode=mode.value,
-        quick=quick, rounds=options.rounds, boots=options.boots,
+        quick=quick, rounds=observed_rounds, boots=options.boots,
         qemu=QemuSetup(version=qemu_version(binary_qemu), command=tuple(command),
                        machine=target.machine, memory_mb=target.memory_mb),
         cpu_model=first_spec.cpu_model, host_cpu=host_cpu(),

@@ -14,6 +14,7 @@ A profile's bench table says which kernel boots:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from ci_tools.errors import BadInputError, SetupError
 from ci_tools.host import provision
 from ci_tools.results.model import Result
 from ci_tools.util import packages
+from ci_tools.util.files import write_atomic
+from ci_tools.util.paths import cache_dir
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,9 +38,32 @@ class Overrides:
 
     kernel: Path | None = None
     cmdline: str | None = None
-    memory_mb: int = 512
+    memory_mb: int | None = None  # None: the profile's, else DEFAULT_MEMORY_MB
     cpu: str | None = None
     forwards: tuple[Forward, ...] = ()
+
+
+DEFAULT_MEMORY_MB = 512
+ELF_MAGIC = b"\x7fELF"
+EM_386 = 3
+
+
+def multiboot_copy(image: Path) -> Path:
+    """A copy of a 64-bit multiboot ELF that QEMU will boot: QEMU's multiboot loader
+    refuses an x86-64 ELF, so the copy's e_machine says i386 (what Kevlar's runner
+    does; the 32-bit entry code is the same bytes).  Cached by the image's hash."""
+    data = bytearray(image.read_bytes())
+    if data[:4] != ELF_MAGIC or data[4] != 2:
+        raise BadInputError(
+            f'{image} is not a 64-bit ELF file, so boot = "multiboot-elf64" does not apply',
+            hint='use boot = "kernel" for a bzImage, a PVH ELF or a 32-bit multiboot ELF',
+        )
+    data[18:20] = EM_386.to_bytes(2, "little")
+    digest = hashlib.sha256(data).hexdigest()[:20]
+    copy = cache_dir("images") / f"{image.stem}-{digest}.elf32-machine"
+    if not copy.is_file():
+        write_atomic(copy, bytes(data))
+    return copy
 
 
 def _first(*values: str | None) -> str:
@@ -91,6 +117,8 @@ def guest_target(config: Config, name: str, overrides: Overrides = Overrides()) 
         machine = spec.machine or "pc"  # as bench-linux, so the two stay comparable
     else:
         kernel = _profile_kernel(config, profile, spec, overrides.kernel)
+        if spec.boot == "multiboot-elf64":
+            kernel = multiboot_copy(kernel)
         base = _first(overrides.cmdline, spec.cmdline, DEFAULT_CMDLINE)
         machine = spec.machine or "pc"
     return GuestTarget(
@@ -99,9 +127,13 @@ def guest_target(config: Config, name: str, overrides: Overrides = Overrides()) 
         kernel=kernel,
         cmdline=join_cmdline(base, spec.cmdline_extra),
         machine=machine,
-        memory_mb=overrides.memory_mb,
-        cpu=overrides.cpu,
+        memory_mb=overrides.memory_mb or spec.memory_mb or DEFAULT_MEMORY_MB,
+        cpu=overrides.cpu or spec.cpu,
+        extra_qemu_args=spec.qemu_args,
         forwards=overrides.forwards,
+        suite=spec.suite,
+        args=spec.args,
+        exit_device=spec.exit_device,
     )
 
 
@@ -113,7 +145,7 @@ def linux_target(config: Config | None, overrides: Overrides = Overrides()) -> G
         name="linux",
         kernel=_linux_kernel(linux, overrides.kernel),
         cmdline=_first(overrides.cmdline, linux.cmdline),
-        memory_mb=overrides.memory_mb,
+        memory_mb=overrides.memory_mb or DEFAULT_MEMORY_MB,
         cpu=overrides.cpu,
         forwards=overrides.forwards,
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from ci_tools.boot.console import ConsoleRun, Ending, Limits
 from ci_tools.boot.protocol import ParsedOutput
+from ci_tools.config import ExitDevice
 from ci_tools.errors import ExitCode
 
 # QEMU's own words when KVM fails under it (the accelerator probe looks for them too).
@@ -94,13 +95,37 @@ def classify(
     *,
     accel: str,
     limits: Limits,
+    exit_device: ExitDevice | None = None,
 ) -> Status:
-    """How a boot ended, most specific cause first."""
+    """How a boot ended, most specific cause first.
+
+    With an ``exit_device``, an odd QEMU exit status is the guest's own word
+    (isa-debug-exit), not a failure of QEMU: its success status ends a run
+    normally, another one is the guest reporting a failure."""
     shutdown = [e for e in events if e.get("event") == "SHUTDOWN"]
     reason = shutdown[-1].get("data", {}).get("reason") if shutdown else None
     stderr = console.stderr.strip()
     if accel == "kvm" and KVM_FAILURE.search(stderr):
         return Status(kind=StatusKind.KVM_FAILED, reason=f"KVM failed in QEMU: {_last(stderr)}")
+    guest_exit = (
+        exit_device is not None
+        and console.ending is Ending.EXITED
+        and console.exit_status is not None
+        and console.exit_status % 2 == 1
+    )
+    if guest_exit and parsed.panic is None and parsed.incomplete_reason() is not None:
+        assert exit_device is not None and console.exit_status is not None
+        said = (
+            "its success status"
+            if console.exit_status == exit_device.success
+            else f"status {console.exit_status} (it wrote {console.exit_status >> 1}); "
+            f"success is {exit_device.success}"
+        )
+        return Status(
+            kind=StatusKind.INCOMPLETE,
+            reason=f"the guest powered QEMU off through isa-debug-exit with {said} "
+            f"({parsed.incomplete_reason()})",
+        )
     if not console.raw and console.exit_status not in (0, None):
         return Status(
             kind=StatusKind.QEMU_FAILED,

@@ -25,6 +25,7 @@ from ci_tools.boot.outcome import Status, StatusKind, classify
 from ci_tools.boot.ports import Forward
 from ci_tools.boot.protocol import ParsedOutput, parse_console
 from ci_tools.boot.qmp import QmpClient
+from ci_tools.config import ExitDevice
 from ci_tools.errors import BadInputError, HarnessError, Interrupted
 from ci_tools.util import proc
 
@@ -41,7 +42,7 @@ class Mode(str, Enum):
 @dataclass(frozen=True, kw_only=True)
 class GuestSpec:
     kernel: Path
-    initrd: Path
+    initrd: Path | None  # None: the kernel brings its own init (a bench built into it)
     cmdline: str
     accel: str  # "kvm" or "tcg"
     mode: Mode
@@ -51,6 +52,7 @@ class GuestSpec:
     smp: int = 1
     extra_args: tuple[str, ...] = ()
     forwards: tuple[Forward, ...] = ()  # host ports forwarded to the guest (user networking)
+    exit_device: ExitDevice | None = None  # isa-debug-exit: the guest powers QEMU off
 
     @property
     def cpu_model(self) -> str:
@@ -102,7 +104,7 @@ def build_command(
         "-qmp", f"unix:{qmp_socket},server=on,wait=on",
         "-pidfile", str(pidfile),
         "-kernel", str(spec.kernel),
-        "-initrd", str(spec.initrd),
+        *(("-initrd", str(spec.initrd)) if spec.initrd is not None else ()),
         "-append", spec.cmdline,
     ]  # fmt: skip
     if spec.machine == "q35" or spec.machine.startswith("pc"):
@@ -112,6 +114,8 @@ def build_command(
     if spec.forwards:
         argv += ["-nic", ",".join(["user", "model=virtio-net-pci"]
                                   + [f.hostfwd() for f in spec.forwards])]  # fmt: skip
+    if spec.exit_device is not None:
+        argv += spec.exit_device.qemu_args()
     if spec.mode is Mode.DETERMINISTIC:
         argv += ICOUNT_ARGS
     return argv + list(spec.extra_args)
@@ -187,7 +191,9 @@ def boot(
         qmp.close()
         shutil.rmtree(workdir, ignore_errors=True)
     parsed = parse_console(console.raw.decode(errors="replace"))
-    status = classify(console, parsed, events, accel=spec.accel, limits=limits)
+    status = classify(
+        console, parsed, events, accel=spec.accel, limits=limits, exit_device=spec.exit_device
+    )
     return BootOutcome(
         status=status, console=console, parsed=parsed, command=command, events=events,
         ports=forwarded,

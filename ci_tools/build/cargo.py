@@ -95,7 +95,7 @@ def cargo_command(
     return CargoCommand(
         argv=tuple(argv),
         cwd=config.kernel.workdir,
-        env={**toolchain.env, **rustflags_env(profile), **(env or {})},
+        env={**toolchain.env, **config.kernel.env, **rustflags_env(profile), **(env or {})},
     )
 
 
@@ -104,7 +104,9 @@ def fmt_command(config: Config, toolchain: Toolchain) -> CargoCommand:
         toolchain.cargo, "fmt", "--check", "--manifest-path", str(config.kernel.manifest),
         *config.fmt.args, "--", "--color", "never",
     ]  # fmt: skip
-    return CargoCommand(argv=tuple(argv), cwd=config.kernel.workdir, env=dict(toolchain.env))
+    return CargoCommand(
+        argv=tuple(argv), cwd=config.kernel.workdir, env={**toolchain.env, **config.kernel.env}
+    )
 
 
 # --------------------------------------------------------------------------

@@ -64,8 +64,12 @@ def _bench_options(parser: argparse.ArgumentParser, *, guest: bool) -> None:
         )
         parser.add_argument("--kernel", type=Path, help="guest kernel image (bzImage/vmlinuz)")
         parser.add_argument("--cmdline", help="kernel command line before the bench arguments")
-        parser.add_argument("--memory", type=positive, default=512, help="guest memory, MiB")
-        parser.add_argument("--cpu", help="QEMU -cpu model (default: qemu64 under TCG)")
+        parser.add_argument(
+            "--memory", type=positive, help="guest memory, MiB (default: the config's, else 512)"
+        )
+        parser.add_argument(
+            "--cpu", help="QEMU -cpu model (default: the config's, else qemu64 under TCG)"
+        )
         parser.add_argument("--forward", action="append", default=[], metavar="HOST:GUEST",
                             help="forward a host port on 127.0.0.1 to the guest (0:GUEST: "
                             "any free port); repeatable")  # fmt: skip

@@ -42,15 +42,25 @@ def cost_table(reference: Result, profiles: Sequence[Result], *, force: bool = F
     """Each profile's median per benchmark, to set against the fastest profile and Linux."""
     if not profiles:
         raise BadInputError("cost needs at least one profile result besides the reference")
-    everyone = [reference, *profiles]
-    forced = check_compatible(
-        [(reference, p) for p in profiles], force=force, action="set these results side by side"
-    )
+    notes = []
+    measured = {n for p in profiles for n in p.benchmark_names()}
+    if measured.isdisjoint(reference.benchmark_names()):
+        # E.g. a kernel whose bench is built in, against Linux running bench.c:
+        # nothing to set side by side, so the reference is left out, and said so.
+        notes.append(
+            f"{label(reference)} measured none of the profiles' benchmarks (another bench "
+            "ran there): no comparison with it; the profiles are compared with each other"
+        )
+        everyone = list(profiles)
+        pairs = [(profiles[0], p) for p in profiles[1:]]
+    else:
+        everyone = [reference, *profiles]
+        pairs = [(reference, p) for p in profiles]
+    forced = check_compatible(pairs, force=force, action="set these results side by side")
     names = list(dict.fromkeys(n for r in everyone for n in r.benchmark_names()))
     rows = []
-    notes = []
     for name in names:
-        ref = per_boot(reference, name)
+        ref = per_boot(reference, name) if reference in everyone else None
         medians = tuple(s.median if (s := per_boot(p, name)) else None for p in profiles)
         rows.append(CostRow(benchmark=name, reference=ref.median if ref else None, medians=medians))
         missing = [_profile_label(r) for r in everyone if per_boot(r, name) is None]
