@@ -38,12 +38,11 @@ def test_repository_config_drives_the_demo_crate() -> None:
     assert specs["performance"] == specs["ludicrous"] == "arch/x64/x64.json"
     for p in loaded.profiles:
         assert p.features == (f"profile-{p.name}",)
-        assert p.bench is not None and p.bench.guest == "linux"
-    fortress = loaded.profile("fortress").bench
-    assert fortress is not None
-    assert "init_on_alloc=1 init_on_free=1 page_poison=1 pti=on" in fortress.cmdline_extra
-    ludicrous = loaded.profile("ludicrous").bench
-    assert ludicrous is not None and ludicrous.cmdline_extra == "mitigations=off"
+        # Each profile's bench builds the demo kernel with its flags and boots it.
+        assert p.bench is not None and p.bench.guest == "kernel" and p.bench.suite == "kernel"
+        assert p.bench.build is not None and p.bench.build.cargo and p.bench.build.release
+        assert p.bench.args == "cmdline" and p.bench.exit_device is not None
+    assert loaded.profile("fortress").rustflags == ("-C", "overflow-checks=on")
     assert loaded.clippy.profiles == loaded.profile_names and loaded.clippy.deny_warnings
 
 
@@ -178,6 +177,27 @@ def test_linux_guest_refuses_a_kernel_build(tmp_path: Path) -> None:
     assert problem.startswith(
         'profiles.a.bench: build and image have no effect with guest = "linux"'
     )
+
+
+def test_boot_settings_that_cannot_work_are_named(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        '[profiles.a]\ntarget = "t"\nfeatures = []\n'
+        '[profiles.a.bench]\nguest = "linux"\nsuite = "kernel"\n'
+        '[profiles.b]\ntarget = "t"\nfeatures = []\n'
+        '[profiles.b.bench]\nguest = "kernel"\nargs = "build"\n'
+        'build = { cargo = true, env = { INIT_SCRIPT = "/bin/bench" } }\n'
+        '[profiles.c]\ntarget = "t"\nfeatures = []\n'
+        '[profiles.c.bench]\nguest = "kernel"\nimage = "k"\nexit_device = { iobase = 0xf4, '
+        "iosize = 3 }\nmemroy = 64\n",
+    )
+    problems = _problems(path)
+    assert any('profiles.a.bench: suite = "kernel" needs guest = "kernel"' in p for p in problems)
+    assert any('args = "build" needs {bench_args} in a build env value' in p for p in problems)
+    assert any(
+        "profiles.c.bench.memroy: unknown key (did you mean 'memory'?)" in p for p in problems
+    )
+    assert any("iosize" in p for p in problems)
 
 
 def test_problem_of_the_bench_defaults_is_reported_once(tmp_path: Path) -> None:

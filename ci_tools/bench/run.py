@@ -98,10 +98,10 @@ def boot_cmdline(
     return f"{base}{pad} -- {' '.join(bench_args)}".strip()
 
 
-def _refuse_unpassable(target: GuestTarget, options: BenchOptions) -> None:
+def refuse_unpassable(name: str, route: ArgsRoute, options: BenchOptions) -> None:
     """A bench that takes no arguments cannot honour options that need them: say so
-    before booting, instead of recording a run that did something else."""
-    if target.args != "none":
+    before building and booting, instead of recording a run that did something else."""
+    if route != "none":
         return
     asked = [
         flag
@@ -114,7 +114,7 @@ def _refuse_unpassable(target: GuestTarget, options: BenchOptions) -> None:
     ]
     if asked:
         raise BadInputError(
-            f"{target.name}: {', '.join(asked)} cannot reach this kernel's bench: the config "
+            f"{name}: {', '.join(asked)} cannot reach this kernel's bench: the config "
             'says it takes no arguments (args = "none")',
             hint="drop those options, or set the profile's bench args to how the kernel "
             'reads them ("cmdline", "after-dashes")',
@@ -283,7 +283,7 @@ def run_guest(
 ) -> Result:
     collected = ResultBuilder()
     out = options.output or default_output(target.name)
-    _refuse_unpassable(target, options)
+    refuse_unpassable(target.name, target.args, options)
     initrd: Path | None = None
     initrd_sha: str | None = None
     if target.suite == "kernel":

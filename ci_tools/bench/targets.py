@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_tools import output
-from ci_tools.bench.run import BenchOptions, GuestTarget, run_guest
+from ci_tools.bench.run import BenchOptions, GuestTarget, refuse_unpassable, run_guest
 from ci_tools.boot.ports import Forward
 from ci_tools.build import linux_guest
 from ci_tools.build.kernel import build_image
@@ -168,6 +168,7 @@ def run_bench(
     config: Config, name: str, options: BenchOptions, overrides: Overrides = Overrides()
 ) -> Result:
     _ensure_tools(options)
+    refuse_unpassable(name, bench_spec(config, config.profile(name)).args, options)
     target = guest_target(config, name, overrides)
     output.info(
         f"{name}: booting {target.kernel} with `{target.cmdline}` on machine {target.machine}"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ci_tools import config
 from ci_tools.bench import run, targets
+from ci_tools.boot.protocol import parse
+from ci_tools.errors import BadInputError
 
 from conftest import write_config
 
@@ -41,3 +45,87 @@ def test_profile_guest_on_linux_appends_the_safety_setting(tmp_path: Path) -> No
         config.load(path), "ludicrous", targets.Overrides(cmdline="console=ttyS0")
     )
     assert override.cmdline == "console=ttyS0 mitigations=off"
+
+
+def test_how_the_kernel_boots_comes_from_the_config(tmp_path: Path) -> None:
+    """cpu, memory, QEMU arguments, the exit device, the bench suite and the args route."""
+    image = tmp_path / "kernel.elf"
+    image.write_bytes(b"kernel")
+    path = write_config(
+        tmp_path,
+        '[bench]\nguest = "kernel"\nimage = "kernel.elf"\ncpu = "Haswell"\nmemory = 96\n'
+        'qemu_args = ["-device", "virtio-rng-pci"]\nsuite = "kernel"\nargs = "cmdline"\n'
+        "exit_device = { iobase = 0xf4, success = 33 }\n"
+        '[profiles.fortress]\ntarget = "t"\nfeatures = []\n',
+    )
+    loaded = config.load(path)
+    target = targets.guest_target(loaded, "fortress")
+    assert (target.cpu, target.memory_mb) == ("Haswell", 96)
+    assert target.extra_qemu_args == ("-device", "virtio-rng-pci")
+    assert (target.suite, target.args) == ("kernel", "cmdline")
+    assert target.exit_device == config.ExitDevice(iobase=0xF4, iosize=4, success=33)
+    assert target.exit_device.qemu_args() == ("-device", "isa-debug-exit,iobase=0xf4,iosize=0x4")
+    # The command line wins over the config.
+    cli = targets.guest_target(loaded, "fortress", targets.Overrides(cpu="max", memory_mb=256))
+    assert (cli.cpu, cli.memory_mb) == ("max", 256)
+
+
+def test_multiboot_elf64_boots_a_copy_that_says_i386(tmp_path: Path, isolated_cache: Path) -> None:
+    elf64 = bytearray(64)
+    elf64[:4], elf64[4], elf64[18:20] = b"\x7fELF", 2, (62).to_bytes(2, "little")  # x86-64
+    image = tmp_path / "kevlar.elf"
+    image.write_bytes(bytes(elf64))
+    copy = targets.multiboot_copy(image)
+    data = copy.read_bytes()
+    assert int.from_bytes(data[18:20], "little") == targets.EM_386
+    assert data[:18] == bytes(elf64[:18]) and data[20:] == bytes(elf64[20:])
+    assert image.read_bytes() == bytes(elf64)  # the built image is left as it is
+    assert targets.multiboot_copy(image) == copy  # cached by content
+    bzimage = tmp_path / "bzImage"
+    bzimage.write_bytes(b"MZ" + bytes(62))
+    with pytest.raises(BadInputError, match="not a 64-bit ELF"):
+        targets.multiboot_copy(bzimage)
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [
+        ("after-dashes", "console=ttyS0 ci_tools.pad=x -- --quick --rounds 2 trap"),
+        ("cmdline", "console=ttyS0 ci_tools.pad=x --quick --rounds 2 trap"),
+        ("none", "console=ttyS0 ci_tools.pad=x"),
+    ],
+)
+def test_bench_arguments_reach_the_bench_the_way_the_config_says(
+    route: config.ArgsRoute, expected: str
+) -> None:
+    args = ["--quick", "--rounds", "2", "trap"]
+    assert run.boot_cmdline("console=ttyS0", 1, args, route) == expected
+    assert run.boot_cmdline("", 0, [], route) == ""
+
+
+def test_options_a_bench_without_arguments_cannot_take_are_refused() -> None:
+    run.refuse_unpassable("kevlar", "none", run.BenchOptions())  # nothing asked: fine
+    run.refuse_unpassable("demo", "cmdline", run.BenchOptions(rounds=2))  # it reads them
+    with pytest.raises(BadInputError) as caught:
+        run.refuse_unpassable("kevlar", "none", run.BenchOptions(rounds=2, benchmarks=("getpid",)))
+    assert "--rounds, --benchmarks cannot reach this kernel's bench" in caught.value.message
+
+
+KEVLAR_DEFAULTS = [
+    "BENCH_START kevlar", "BENCH_MODE full",
+    "BENCH getpid 10000 1967955 196", "BENCH pread 10000 2000000 200", "BENCH_END",
+]  # fmt: skip
+
+
+def test_a_run_that_ignored_its_arguments_is_not_recorded_as_asked() -> None:
+    """Kevlar's INIT_SCRIPT bench ran its defaults: one round of everything, full mode."""
+    asked = run.BenchOptions(rounds=2, benchmarks=("getpid",))
+    said = run.not_as_asked(parse(KEVLAR_DEFAULTS), asked, quick=True)
+    assert said is not None
+    assert "full mode, not quick" in said and "1 round(s), not 2" in said
+    assert "benchmarks getpid, pread, not getpid" in said
+    honoured = [
+        "BENCH_START k", "BENCH_MODE quick", "BENCH_ROUND 1", "BENCH getpid 10 20 2",
+        "BENCH_ROUND 2", "BENCH getpid 10 20 2", "BENCH_END",
+    ]  # fmt: skip
+    assert run.not_as_asked(parse(honoured), asked, quick=True) is None

@@ -10,6 +10,7 @@ import pytest
 from ci_tools.boot.console import ConsoleRun, Ending, Limits, read_console
 from ci_tools.boot.outcome import Status, StatusKind, classify
 from ci_tools.boot.protocol import parse
+from ci_tools.config import ExitDevice
 
 LIMITS = Limits(timeout=100, silence_timeout=10)
 COMPLETE = ["BENCH_START s", "BENCH_PLAN 1 1 getpid", "BENCH_ROUND 1", "BENCH getpid 10 3450 345",
@@ -77,3 +78,26 @@ def test_status_exit_codes_are_distinct() -> None:
     assert Status(kind=StatusKind.COMPLETE).to_dict() == {
         "state": "complete", "kind": "complete", "reason": None,
     }  # fmt: skip
+
+
+def test_isa_debug_exit_is_the_guests_word_not_a_qemu_failure() -> None:
+    """QEMU exits (v << 1) | 1 when the guest writes v to isa-debug-exit."""
+    device = ExitDevice(iobase=0xF4, success=1)
+
+    def with_device(lines: list[str], exit_status: int) -> Status:
+        console = ConsoleRun(
+            raw="\n".join(lines).encode(), ending=Ending.EXITED, exit_status=exit_status,
+            signal_status=None, wall_s=1.0, stderr="",
+        )  # fmt: skip
+        return classify(console, parse(lines), [], accel="tcg", limits=LIMITS, exit_device=device)
+
+    assert with_device(COMPLETE, 1).kind is StatusKind.COMPLETE
+    early = with_device(COMPLETE[:3], 1)
+    assert early.kind is StatusKind.INCOMPLETE and "with its success status" in early.reason
+    failed = with_device(COMPLETE[:3], 3)
+    assert failed.kind is StatusKind.INCOMPLETE
+    assert "status 3 (it wrote 1); success is 1" in failed.reason
+    panicked = with_device([*COMPLETE[:3], "demo-kernel panicked at src/main.rs:9:5: boom"], 3)
+    assert panicked.kind is StatusKind.KERNEL_PANIC
+    # Without the device, the same status is QEMU's own failure.
+    assert decide(COMPLETE[:3], exit_status=3) is StatusKind.QEMU_FAILED

@@ -86,3 +86,16 @@ def test_fmt_command() -> None:
         "/usr/bin/cargo", "fmt", "--check", "--manifest-path", str(KERNEL),
         "--", "--color", "never",
     )  # fmt: skip
+
+
+def test_the_kernels_env_reaches_every_cargo_command() -> None:
+    """Kevlar's `make check` sets INITRAMFS_PATH; its cargo sessions need it too."""
+    kernel = dataclasses.replace(DEMO.kernel, env={"INITRAMFS_PATH": "build/initramfs.cpio"})
+    demo = dataclasses.replace(DEMO, kernel=kernel)
+    fortress = demo.profile("fortress")
+    for sub in ("check", "clippy", "build"):
+        command = cargo.cargo_command(sub, demo, fortress, debian_toolchain())
+        assert command.env["INITRAMFS_PATH"] == "build/initramfs.cpio"
+    assert cargo.fmt_command(demo, debian_toolchain()).env["INITRAMFS_PATH"] == (
+        "build/initramfs.cpio"
+    )
