@@ -139,6 +139,7 @@ class FmtConfig:
 class LinuxGuest:
     kernel: Path | None = None
     cmdline: str = DEFAULT_CMDLINE
+    binary: Path | None = None  # the bench it runs as init; None: ci_tools' bench.c
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -482,6 +483,7 @@ def _parse(document: Mapping[str, Any], *, path: Path) -> Config:
         linux=LinuxGuest(
             kernel=root / linux_raw["kernel"] if "kernel" in linux_raw else None,
             cmdline=linux_raw.get("cmdline", DEFAULT_CMDLINE),
+            binary=root / linux_raw["binary"] if "binary" in linux_raw else None,
         ),
         compare=CompareConfig(
             min_effect={name: float(value) for name, value in min_effect.items()}

@@ -14,6 +14,7 @@ A profile's bench table says which kernel boots:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,9 +158,18 @@ def _ensure_tools(options: BenchOptions) -> None:
     provision.ensure_packages(programs)
 
 
+def linux_options(config: Config | None, options: BenchOptions) -> BenchOptions:
+    """The reference guest runs the config's [linux] binary unless --binary says otherwise:
+    the kernel's own userspace bench, so that `cost` sets like beside like."""
+    if options.binary is None and config is not None and config.linux.binary is not None:
+        return dataclasses.replace(options, binary=config.linux.binary)
+    return options
+
+
 def run_linux_bench(
     config: Config | None, options: BenchOptions, overrides: Overrides = Overrides()
 ) -> Result:
+    options = linux_options(config, options)
     _ensure_tools(options)
     return run_guest(linux_target(config, overrides), options)
 

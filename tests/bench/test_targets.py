@@ -129,3 +129,28 @@ def test_a_run_that_ignored_its_arguments_is_not_recorded_as_asked() -> None:
         "BENCH_ROUND 2", "BENCH getpid 10 20 2", "BENCH_END",
     ]  # fmt: skip
     assert run.not_as_asked(parse(honoured), asked, quick=True) is None
+
+
+def test_the_reference_guest_runs_the_configured_bench(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        '[linux]\nbinary = "build/bench"\n[profiles.a]\ntarget = "t"\nfeatures = []\n',
+    )
+    loaded = config.load(path)
+    assert targets.linux_options(loaded, run.BenchOptions()).binary == tmp_path / "build/bench"
+    given = run.BenchOptions(binary=Path("/other"))
+    assert targets.linux_options(loaded, given).binary == Path("/other")  # --binary wins
+    assert targets.linux_options(None, run.BenchOptions()).binary is None
+
+
+def test_progress_never_counts_past_its_total(capsys: pytest.CaptureFixture[str]) -> None:
+    """Kevlar's bench without a plan: 24 benchmarks, not ci_tools' 8."""
+    progress = run._Progress("kevlar", run.BenchOptions(), core_suite=False)
+    for i in range(3):
+        progress(f"BENCH b{i} 10 20 2")
+    ours = run._Progress("linux", run.BenchOptions())
+    for i in range(9):
+        ours(f"BENCH b{i} 10 20 2")
+    err = capsys.readouterr().err
+    assert "b2 done (3)" in err and "of 0" not in err
+    assert "b7 done (8 of 8)" in err and "b8 done (9)" in err
