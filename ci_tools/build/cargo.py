@@ -104,11 +104,15 @@ def cargo_command(
     )
 
 
-def fmt_command(config: Config, toolchain: Toolchain) -> CargoCommand:
-    argv = [
-        toolchain.cargo, "fmt", "--check", "--manifest-path", str(config.kernel.manifest),
-        *config.fmt.args, "--", "--color", "never",
-    ]  # fmt: skip
+def fmt_command(config: Config, toolchain: Toolchain, *, check: bool = True) -> CargoCommand:
+    """``cargo fmt --check`` with the configured arguments; ``check=False``: the command
+    that formats those same files (what the hint tells a person to run)."""
+    argv = [toolchain.cargo, "fmt", "--manifest-path", str(config.kernel.manifest),
+            *config.fmt.args]  # fmt: skip
+    if check:
+        argv[2:2] = ["--check"]
+        # rustfmt's own option, after the configured args' `--` if they have one
+        argv += ["--color", "never"] if "--" in config.fmt.args else ["--", "--color", "never"]
     return CargoCommand(argv=tuple(argv), cwd=config.kernel.workdir, env=dict(toolchain.env))
 
 

@@ -98,3 +98,23 @@ def test_fmt_command() -> None:
         "/usr/bin/cargo", "fmt", "--check", "--manifest-path", str(KERNEL),
         "--", "--color", "never",
     )  # fmt: skip
+
+
+def test_fmt_fix_command_has_the_configured_args_and_no_check() -> None:
+    everything = dataclasses.replace(DEMO, fmt=config.FmtConfig(args=("--all",)))
+    check = cargo.fmt_command(everything, debian_toolchain())
+    assert check.argv == (
+        "/usr/bin/cargo", "fmt", "--check", "--manifest-path", str(KERNEL), "--all",
+        "--", "--color", "never",
+    )  # fmt: skip
+    fix = cargo.fmt_command(everything, debian_toolchain(), check=False)
+    assert fix.argv == ("/usr/bin/cargo", "fmt", "--manifest-path", str(KERNEL), "--all")
+    assert fix.cwd == check.cwd and fix.env == check.env
+
+
+def test_fmt_args_with_their_own_separator() -> None:
+    edition = dataclasses.replace(
+        DEMO, fmt=config.FmtConfig(args=("--all", "--", "--edition", "2021"))
+    )
+    argv = cargo.fmt_command(edition, debian_toolchain()).argv
+    assert argv[-6:] == ("--all", "--", "--edition", "2021", "--color", "never")
