@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import runpy
 import shlex
 import subprocess
 import sys
@@ -18,14 +19,16 @@ from ci_tools import config, sessions
 
 from conftest import FIXTURES, REPO
 
-FIXED = ["setup", "bench-linux", "bench-host", "tests", "lint"]
+FIXED = ["setup", "bench-linux", "bench-host"]
 
 
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """A private nox registry, so register() can run more than once."""
+    """A private nox registry and default selection, so register() can run more than once."""
     fresh: dict[str, Any] = {}
     monkeypatch.setattr(nox.registry, "_REGISTRY", fresh)
+    for option in ("sessions", "keywords", "tags"):
+        monkeypatch.setattr(nox.options, option, None)
     yield fresh
 
 
@@ -48,6 +51,49 @@ def test_sessions_are_the_profiles_of_the_config(path: Path, registry: dict[str,
     for name, func in registry.items():
         assert func.func.__doc__, f"session {name} has no description"
         assert func.python is False, f"session {name} would create a virtualenv"
+
+
+def test_a_bare_nox_runs_the_cheap_sessions(registry: dict[str, Any]) -> None:
+    """Not setup (apt-get as root) nor a benchmark; ci_tools' own sessions are not here."""
+    sessions.register(REPO / "ci_tools.toml")
+    assert nox.options.sessions == [
+        "check-fortress", "check-balanced", "check-performance", "check-ludicrous",
+        "clippy", "fmt",
+    ]  # fmt: skip
+    assert not {"tests", "lint"} & set(registry)
+
+
+def test_the_noxfiles_own_default_is_kept(
+    registry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nox.options, "sessions", ["fmt"])
+    sessions.register(REPO / "ci_tools.toml")
+    assert nox.options.sessions == ["fmt"]
+    registry.clear()
+    monkeypatch.setattr(nox.options, "sessions", None)
+    monkeypatch.setattr(nox.options, "tags", ["check"])
+    sessions.register(FIXTURES / "config" / "kernel-guest.toml")
+    assert nox.options.sessions is None
+
+
+def _nox_list(folder: Path, *args: str) -> list[str]:
+    listed = subprocess.run(
+        [sys.executable, "-m", "nox", "--list", "--json", *args],
+        cwd=folder, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return [e["session"] for e in json.loads(listed)]
+
+
+def test_nox_in_a_kernel_repository(tmp_path: Path) -> None:
+    """The README's two-line noxfile: no ci_tools tests or lint; a bare nox is cheap."""
+    cfg = FIXTURES / "config" / "kernel-guest.toml"
+    (tmp_path / "noxfile.py").write_text(
+        f"from ci_tools import sessions\nsessions.register({str(cfg)!r})\n"
+    )
+    every = _nox_list(tmp_path, "-k", "")
+    assert not {"tests", "lint"} & set(every)
+    assert set(every) - set(FIXED) - {"compare"} == _matrix(("fortress", "ludicrous"))
+    assert _nox_list(tmp_path) == ["check-fortress", "check-ludicrous", "clippy", "fmt"]
 
 
 def test_check_sessions_run_the_check_command(registry: dict[str, Any]) -> None:
@@ -101,8 +147,30 @@ def test_nox_lists_the_matrix() -> None:
     ).stdout  # fmt: skip
     entries = {e["session"]: e for e in json.loads(listed)}
     profiles = config.load(REPO / "ci_tools.toml").profile_names
-    assert _matrix(profiles) | {"bench-linux", "bench-host"} <= set(entries)
+    assert _matrix(profiles) | {"bench-linux", "bench-host", "tests", "lint"} <= set(entries)
     assert all(e["description"] for e in entries.values())
+    assert _nox_list(REPO) == ["tests", "lint"]  # this repository's own default
+
+
+def test_tests_and_lint_sessions_of_this_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`./nox -s tests` and `./nox -s lint`, as the README and ci.yml run them."""
+    fresh: dict[str, Any] = {}
+    monkeypatch.setattr(nox.registry, "_REGISTRY", fresh)
+    for option in ("sessions", "keywords", "tags", "default_venv_backend"):
+        monkeypatch.setattr(nox.options, option, getattr(nox.options, option))
+    monkeypatch.chdir(REPO)
+    runpy.run_path(str(REPO / "noxfile.py"))
+    session = FakeSession(posargs=("-m", "not integration"))
+    fresh["tests"].func(session)
+    assert session.commands == [
+        ["-m", "ci_tools", "setup", "--tests"], ["-m", "pytest", "-m", "not integration"]
+    ]  # fmt: skip
+    session = FakeSession()
+    fresh["lint"].func(session)
+    code = ["ci_tools", "tests", "benchmarks", "noxfile.py"]
+    assert session.commands == [
+        ["-m", "ruff", "check", *code], ["-m", "ruff", "format", "--check", *code], ["-m", "mypy"]
+    ]  # fmt: skip
 
 
 MAKE_CASES = [
