@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import shlex
 import subprocess
@@ -199,3 +200,54 @@ def test_makefile_bench_without_profile_fails() -> None:
         ["make", "-s", "-n", "-f", "ci_tools.mk", "bench"], cwd=REPO, capture_output=True, text=True
     )
     assert done.returncode != 0 and "PROFILE=<profile>" in done.stderr
+
+
+# A kernel Makefile as Kevlar's: a default profile and rules of its own.
+KERNEL_MAKEFILE = """\
+PROFILE ?= balanced
+{before}include {mk}
+
+check:
+\t@echo the kernel's own check of $(PROFILE)
+"""
+
+
+def _make(folder: Path, *goal: str, env: dict[str, str] | None = None) -> tuple[str, str]:
+    done = subprocess.run(
+        ["make", "-s", "-n", *goal], cwd=folder, capture_output=True, text=True, check=True,
+        env={"PATH": os.environ["PATH"], **(env or {})},
+    )  # fmt: skip
+    return done.stdout.strip(), done.stderr
+
+
+def test_makefile_with_its_own_rules_and_default_profile(tmp_path: Path) -> None:
+    """Kevlar: `PROFILE ?= balanced` and its own `check:`; the prefix keeps both apart."""
+    makefile = KERNEL_MAKEFILE.format(
+        before="CI_TOOLS_MAKE_PREFIX := ci-\n", mk=REPO / "ci_tools.mk"
+    )
+    (tmp_path / "Makefile").write_text(makefile)
+    nox_ = "python3 -m nox --noxfile noxfile.py"
+    printed, warnings = _make(tmp_path, "ci-check")
+    assert (printed, warnings) == (f"{nox_} --tags check", "")  # every profile
+    assert _make(tmp_path, "ci-clippy") == (f"{nox_} --session clippy", "")
+    assert _make(tmp_path, "check") == ("echo the kernel's own check of balanced", "")
+    asked = f"{nox_} --session check-fortress"
+    assert _make(tmp_path, "ci-check", "PROFILE=fortress") == (asked, "")
+    assert _make(tmp_path, "ci-check", env={"PROFILE": "fortress"}) == (asked, "")
+    assert _make(tmp_path, "ci-check", "CI_TOOLS_PROFILE=fortress") == (asked, "")
+    # bench needs one profile: the Makefile's default is that one
+    assert _make(tmp_path, "ci-bench") == (f"{nox_} --session bench-balanced", "")
+
+
+def test_makefile_default_profile_without_a_prefix_checks_every_profile(tmp_path: Path) -> None:
+    (tmp_path / "Makefile").write_text(f"PROFILE ?= balanced\ninclude {REPO / 'ci_tools.mk'}\n")
+    nox_ = "python3 -m nox --noxfile noxfile.py"
+    assert _make(tmp_path, "check") == (f"{nox_} --tags check", "")
+    assert _make(tmp_path, "clippy") == (f"{nox_} --session clippy", "")
+    assert _make(tmp_path, "check", "PROFILE=fortress") == (f"{nox_} --session check-fortress", "")
+
+
+def test_makefile_without_a_prefix_warns_about_a_rule_kept(tmp_path: Path) -> None:
+    """What the README's adoption step says: remove your rule, or set the prefix."""
+    (tmp_path / "Makefile").write_text(KERNEL_MAKEFILE.format(before="", mk=REPO / "ci_tools.mk"))
+    assert "overriding recipe for target 'check'" in _make(tmp_path, "fmt")[1]
