@@ -304,7 +304,7 @@ def by_file(diffs: Iterable[FormatDiff]) -> dict[str, list[FormatDiff]]:
     return files
 
 
-# A diff longer than this is cut in the job summary when all of them would not fit.
+# When every diff does not fit the job summary, each is cut to these many lines in turn.
 SHORT_DIFF_LINES = (40, 10)
 
 
