@@ -127,25 +127,33 @@ def annotate(
     return True
 
 
-def append_summary(markdown: str) -> bool:
+def summary_room() -> int:
+    """How many bytes the job summary can still take (GitHub's limit less what is there)."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    used = Path(path).stat().st_size if path and Path(path).exists() else 0
+    return max(SUMMARY_LIMIT - used, 0)
+
+
+def append_summary(markdown: str, *, elsewhere: str = "the uploaded result files") -> bool:
     """Append to ``$GITHUB_STEP_SUMMARY``; returns False when not in Actions.
 
     Never overwrites what earlier steps wrote; if the addition would push the
-    file past GitHub's limit, a short note is written instead.
+    file past GitHub's limit, a short note pointing at ``elsewhere`` (where
+    the full text is) is written instead.  Callers with a lot to say fit it
+    to ``summary_room()`` first.
     """
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return False
-    summary = Path(path)
-    used = summary.stat().st_size if summary.exists() else 0
+    room = summary_room()
     text = markdown if markdown.endswith("\n") else markdown + "\n"
-    if used + len(text.encode()) > SUMMARY_LIMIT:
+    if len(text.encode()) > room:
         text = (
             "\n> ci_tools: this section was left out because the job summary would "
-            "exceed GitHub's 1 MiB limit; see the uploaded result files.\n"
+            f"exceed GitHub's 1 MiB limit; see {elsewhere}.\n"
         )
-        if used + len(text.encode()) > SUMMARY_LIMIT:
+        if len(text.encode()) > room:
             return False
-    with summary.open("a", encoding="utf-8") as fh:
+    with Path(path).open("a", encoding="utf-8") as fh:
         fh.write(text)
     return True

@@ -6,6 +6,11 @@
 Each session body is a command line of ``python -m ci_tools``: all logic is
 in the package, and a session that cannot do its job fails (nox's
 ``session.skip`` would turn a missing QEMU into a green CI run).
+
+A bare ``nox`` runs only the cheap sessions (``default_sessions``: every
+``check-<profile>``, ``clippy`` and ``fmt``), never ``setup`` (apt-get) or a
+benchmark, unless the noxfile chose its own default.  ci_tools' own ``tests``
+and ``lint`` sessions are in its repository's noxfile, not here.
 """
 
 from __future__ import annotations
@@ -43,14 +48,23 @@ def _matrix_session(
     nox.session(name=name, python=False, tags=tags)(body)
 
 
+def default_sessions(profiles: Sequence[str]) -> list[str]:
+    """What a bare ``nox`` runs in a kernel repository: quick, and nothing needs root."""
+    return [*(f"check-{p}" for p in profiles), "clippy", "fmt"]
+
+
 def register(config: str | Path = "ci_tools.toml") -> None:
     """Declare every session with nox (call once, from noxfile.py).
 
     The profile matrix comes from ``config``: ``check-<profile>`` and
     ``bench-<profile>`` for each profile, ``clippy``, ``fmt`` and ``bench-all``.
+    Without a default of the noxfile's own (``nox.options.sessions``,
+    ``keywords`` or ``tags``), a bare ``nox`` runs the checks, clippy and fmt.
     """
     matrix = ci_tools.config.load(config)
     cfg = str(matrix.path)
+    if nox.options.sessions is None and nox.options.keywords is None and not nox.options.tags:
+        nox.options.sessions = default_sessions(matrix.profile_names)
 
     @nox.session(name="setup", python=False, tags=["setup"])
     def setup(session: nox.Session) -> None:
@@ -68,20 +82,6 @@ def register(config: str | Path = "ci_tools.toml") -> None:
         """Run the bench binary natively on this machine. Args go to `bench host`."""
         _ci_tools(session, "setup")
         _ci_tools(session, "bench", "host", *session.posargs)
-
-    @nox.session(name="tests", python=False, tags=["tests"])
-    def tests(session: nox.Session) -> None:
-        """ci_tools' tests, unit and integration (real QEMU, cargo, HTTP); args go to pytest."""
-        _ci_tools(session, "setup", "--tests")
-        session.run(PY, "-m", "pytest", *session.posargs, external=True)
-
-    @nox.session(name="lint", python=False, tags=["tests"])
-    def lint(session: nox.Session) -> None:
-        """ruff and mypy --strict on ci_tools."""
-        paths = ("ci_tools", "tests", "benchmarks", "noxfile.py")
-        session.run(PY, "-m", "ruff", "check", *paths, external=True)
-        session.run(PY, "-m", "ruff", "format", "--check", *paths, external=True)
-        session.run(PY, "-m", "mypy", external=True)
 
     # The profile matrix: the same commands, with the same flags, as the CI jobs.
     for p in matrix.profiles:

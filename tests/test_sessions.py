@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import runpy
 import shlex
 import subprocess
 import sys
@@ -18,14 +20,16 @@ from ci_tools import config, sessions
 
 from conftest import FIXTURES, REPO
 
-FIXED = ["setup", "bench-linux", "bench-host", "tests", "lint"]
+FIXED = ["setup", "bench-linux", "bench-host"]
 
 
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """A private nox registry, so register() can run more than once."""
+    """A private nox registry and default selection, so register() can run more than once."""
     fresh: dict[str, Any] = {}
     monkeypatch.setattr(nox.registry, "_REGISTRY", fresh)
+    for option in ("sessions", "keywords", "tags"):
+        monkeypatch.setattr(nox.options, option, None)
     yield fresh
 
 
@@ -48,6 +52,49 @@ def test_sessions_are_the_profiles_of_the_config(path: Path, registry: dict[str,
     for name, func in registry.items():
         assert func.func.__doc__, f"session {name} has no description"
         assert func.python is False, f"session {name} would create a virtualenv"
+
+
+def test_a_bare_nox_runs_the_cheap_sessions(registry: dict[str, Any]) -> None:
+    """Not setup (apt-get as root) nor a benchmark; ci_tools' own sessions are not here."""
+    sessions.register(REPO / "ci_tools.toml")
+    assert nox.options.sessions == [
+        "check-fortress", "check-balanced", "check-performance", "check-ludicrous",
+        "clippy", "fmt",
+    ]  # fmt: skip
+    assert not {"tests", "lint"} & set(registry)
+
+
+def test_the_noxfiles_own_default_is_kept(
+    registry: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nox.options, "sessions", ["fmt"])
+    sessions.register(REPO / "ci_tools.toml")
+    assert nox.options.sessions == ["fmt"]
+    registry.clear()
+    monkeypatch.setattr(nox.options, "sessions", None)
+    monkeypatch.setattr(nox.options, "tags", ["check"])
+    sessions.register(FIXTURES / "config" / "kernel-guest.toml")
+    assert nox.options.sessions is None
+
+
+def _nox_list(folder: Path, *args: str) -> list[str]:
+    listed = subprocess.run(
+        [sys.executable, "-m", "nox", "--list", "--json", *args],
+        cwd=folder, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return [e["session"] for e in json.loads(listed)]
+
+
+def test_nox_in_a_kernel_repository(tmp_path: Path) -> None:
+    """The README's two-line noxfile: no ci_tools tests or lint; a bare nox is cheap."""
+    cfg = FIXTURES / "config" / "kernel-guest.toml"
+    (tmp_path / "noxfile.py").write_text(
+        f"from ci_tools import sessions\nsessions.register({str(cfg)!r})\n"
+    )
+    every = _nox_list(tmp_path, "-k", "")
+    assert not {"tests", "lint"} & set(every)
+    assert set(every) - set(FIXED) - {"compare"} == _matrix(("fortress", "ludicrous"))
+    assert _nox_list(tmp_path) == ["check-fortress", "check-ludicrous", "clippy", "fmt"]
 
 
 def test_check_sessions_run_the_check_command(registry: dict[str, Any]) -> None:
@@ -101,8 +148,30 @@ def test_nox_lists_the_matrix() -> None:
     ).stdout  # fmt: skip
     entries = {e["session"]: e for e in json.loads(listed)}
     profiles = config.load(REPO / "ci_tools.toml").profile_names
-    assert _matrix(profiles) | {"bench-linux", "bench-host"} <= set(entries)
+    assert _matrix(profiles) | {"bench-linux", "bench-host", "tests", "lint"} <= set(entries)
     assert all(e["description"] for e in entries.values())
+    assert _nox_list(REPO) == ["tests", "lint"]  # this repository's own default
+
+
+def test_tests_and_lint_sessions_of_this_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`./nox -s tests` and `./nox -s lint`, as the README and ci.yml run them."""
+    fresh: dict[str, Any] = {}
+    monkeypatch.setattr(nox.registry, "_REGISTRY", fresh)
+    for option in ("sessions", "keywords", "tags", "default_venv_backend"):
+        monkeypatch.setattr(nox.options, option, getattr(nox.options, option))
+    monkeypatch.chdir(REPO)
+    runpy.run_path(str(REPO / "noxfile.py"))
+    session = FakeSession(posargs=("-m", "not integration"))
+    fresh["tests"].func(session)
+    assert session.commands == [
+        ["-m", "ci_tools", "setup", "--tests"], ["-m", "pytest", "-m", "not integration"]
+    ]  # fmt: skip
+    session = FakeSession()
+    fresh["lint"].func(session)
+    code = ["ci_tools", "tests", "benchmarks", "noxfile.py"]
+    assert session.commands == [
+        ["-m", "ruff", "check", *code], ["-m", "ruff", "format", "--check", *code], ["-m", "mypy"]
+    ]  # fmt: skip
 
 
 MAKE_CASES = [
@@ -131,3 +200,54 @@ def test_makefile_bench_without_profile_fails() -> None:
         ["make", "-s", "-n", "-f", "ci_tools.mk", "bench"], cwd=REPO, capture_output=True, text=True
     )
     assert done.returncode != 0 and "PROFILE=<profile>" in done.stderr
+
+
+# A kernel Makefile as Kevlar's: a default profile and rules of its own.
+KERNEL_MAKEFILE = """\
+PROFILE ?= balanced
+{before}include {mk}
+
+check:
+\t@echo the kernel's own check of $(PROFILE)
+"""
+
+
+def _make(folder: Path, *goal: str, env: dict[str, str] | None = None) -> tuple[str, str]:
+    done = subprocess.run(
+        ["make", "-s", "-n", *goal], cwd=folder, capture_output=True, text=True, check=True,
+        env={"PATH": os.environ["PATH"], **(env or {})},
+    )  # fmt: skip
+    return done.stdout.strip(), done.stderr
+
+
+def test_makefile_with_its_own_rules_and_default_profile(tmp_path: Path) -> None:
+    """Kevlar: `PROFILE ?= balanced` and its own `check:`; the prefix keeps both apart."""
+    makefile = KERNEL_MAKEFILE.format(
+        before="CI_TOOLS_MAKE_PREFIX := ci-\n", mk=REPO / "ci_tools.mk"
+    )
+    (tmp_path / "Makefile").write_text(makefile)
+    nox_ = "python3 -m nox --noxfile noxfile.py"
+    printed, warnings = _make(tmp_path, "ci-check")
+    assert (printed, warnings) == (f"{nox_} --tags check", "")  # every profile
+    assert _make(tmp_path, "ci-clippy") == (f"{nox_} --session clippy", "")
+    assert _make(tmp_path, "check") == ("echo the kernel's own check of balanced", "")
+    asked = f"{nox_} --session check-fortress"
+    assert _make(tmp_path, "ci-check", "PROFILE=fortress") == (asked, "")
+    assert _make(tmp_path, "ci-check", env={"PROFILE": "fortress"}) == (asked, "")
+    assert _make(tmp_path, "ci-check", "CI_TOOLS_PROFILE=fortress") == (asked, "")
+    # bench needs one profile: the Makefile's default is that one
+    assert _make(tmp_path, "ci-bench") == (f"{nox_} --session bench-balanced", "")
+
+
+def test_makefile_default_profile_without_a_prefix_checks_every_profile(tmp_path: Path) -> None:
+    (tmp_path / "Makefile").write_text(f"PROFILE ?= balanced\ninclude {REPO / 'ci_tools.mk'}\n")
+    nox_ = "python3 -m nox --noxfile noxfile.py"
+    assert _make(tmp_path, "check") == (f"{nox_} --tags check", "")
+    assert _make(tmp_path, "clippy") == (f"{nox_} --session clippy", "")
+    assert _make(tmp_path, "check", "PROFILE=fortress") == (f"{nox_} --session check-fortress", "")
+
+
+def test_makefile_without_a_prefix_warns_about_a_rule_kept(tmp_path: Path) -> None:
+    """What the README's adoption step says: remove your rule, or set the prefix."""
+    (tmp_path / "Makefile").write_text(KERNEL_MAKEFILE.format(before="", mk=REPO / "ci_tools.mk"))
+    assert "overriding recipe for target 'check'" in _make(tmp_path, "fmt")[1]

@@ -7,7 +7,10 @@ spec, build-std or the profile's features):
 
     cargo <sub> [-Z build-std=core,alloc] [-Z json-target-spec] --target <spec>
           --manifest-path <crate>/Cargo.toml --no-default-features
-          --features <profile features> --message-format=json
+          --features <profile features> [--keep-going] --message-format=json
+
+check and clippy pass ``--keep-going`` (stable since cargo 1.74): one crate
+of a workspace that fails does not hide the findings of the others.
 
 ``run`` runs such a command and shows what the compiler found
 (``build.diagnostics``); the lint commands (``build.checks``) and the kernel
@@ -85,6 +88,8 @@ def cargo_command(
     argv = [toolchain.cargo, subcommand, *profile_flags(config, profile, toolchain)]
     if release:
         argv.append("--release")
+    if subcommand in ("check", "clippy"):  # report every crate, not the first that fails
+        argv.append("--keep-going")
     argv.append("--message-format=json")
     if subcommand == "clippy":
         lints = (["-D", "warnings"] if config.clippy.deny_warnings else []) + list(
@@ -99,11 +104,15 @@ def cargo_command(
     )
 
 
-def fmt_command(config: Config, toolchain: Toolchain) -> CargoCommand:
-    argv = [
-        toolchain.cargo, "fmt", "--check", "--manifest-path", str(config.kernel.manifest),
-        *config.fmt.args, "--", "--color", "never",
-    ]  # fmt: skip
+def fmt_command(config: Config, toolchain: Toolchain, *, check: bool = True) -> CargoCommand:
+    """``cargo fmt --check`` with the configured arguments; ``check=False``: the command
+    that formats those same files (what the hint tells a person to run)."""
+    argv = [toolchain.cargo, "fmt", "--manifest-path", str(config.kernel.manifest),
+            *config.fmt.args]  # fmt: skip
+    if check:
+        argv[2:2] = ["--check"]
+        # rustfmt's own option, after the configured args' `--` if they have one
+        argv += ["--color", "never"] if "--" in config.fmt.args else ["--", "--color", "never"]
     return CargoCommand(
         argv=tuple(argv), cwd=config.kernel.workdir, env={**toolchain.env, **config.kernel.env}
     )

@@ -17,6 +17,9 @@ from ci_tools.config import Config, Profile
 from ci_tools.errors import BuildError
 from ci_tools.util import proc
 
+# The error names this many unformatted files; the report above lists all of them.
+FILES_NAMED = 10
+
 
 def _failure(title: str, returncode: int, run: CargoRun) -> BuildError:
     if run.errors:
@@ -79,18 +82,25 @@ def fmt(config: Config) -> None:
     toolchain = _toolchain(config, config.profiles)  # the one check and clippy use
     require_component(toolchain, "cargo-fmt", "rustfmt")
     command = cargo.fmt_command(config, toolchain)
+    fix = str(cargo.fmt_command(config, toolchain, check=False))
     output.phase(f"cargo fmt --check: {command}")
     completed = proc.run(command.argv, cwd=command.cwd, env=command.env, check=False, quiet=True)
     diffs, other = diagnostics.parse_rustfmt(completed.stdout, base=cargo.report_base(config))
-    diagnostics.report_format("cargo fmt --check", diffs, other)
-    files = diagnostics.by_file(diffs)
+    diagnostics.report_format("cargo fmt --check", diffs, other, fix=fix)
+    files = list(diagnostics.by_file(diffs))
     if completed.returncode == 0 and not diffs:
         output.info("cargo fmt --check: every file is formatted")
         return
     if files:
+        shown = ", ".join(files[:FILES_NAMED])
+        more = (
+            f" and {len(files) - FILES_NAMED} more (listed above)"
+            if len(files) > FILES_NAMED
+            else ""
+        )
         raise BuildError(
-            f"{len(files)} file(s) not formatted as rustfmt would: {', '.join(files)}",
-            hint=f"run `cargo fmt --manifest-path {config.kernel.manifest}` and commit the result",
+            f"{len(files)} file(s) not formatted as rustfmt would: {shown}{more}",
+            hint=f"run `{fix}` and commit the result",
         )
     raise BuildError(
         f"cargo fmt --check failed with exit code {completed.returncode}:\n"

@@ -7,17 +7,22 @@ into ``Diagnostic`` records and a transcript.  ``report`` then shows them:
   rendered exactly as cargo would have printed it;
 - in GitHub Actions, additionally one annotation per error and warning on its
   file and line (escaped and capped by ``ci_tools.output``; one notice tells
-  how many did not fit), and the full list in the job summary.
+  how many did not fit), and the list in the job summary.
 
 rustfmt's ``--check`` output is split per file by ``parse_rustfmt`` and
 reported the same way by ``report_format``.
+
+The job summary has room for 1 MiB in all (``output.summary_room``): a
+summary that would not fit loses detail, never its list of what is wrong
+(compiler output, then long diffs, then diffs at all; names last, with a
+count of those left out).  The full text is always in the step's log.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,20 +157,67 @@ def parse_cargo(text: str, *, base: Path) -> CargoRun:
     return run
 
 
-def summary_markdown(title: str, run: CargoRun, *, failed: bool) -> str:
+# Where the full text of every finding is when the job summary cannot hold it.
+LOG = "the step's log"
+
+
+def _size(text: str) -> int:
+    return len(text.encode())
+
+
+def _first_fitting(versions: Iterable[str], limit: int) -> str:
+    """The first (richest) version within ``limit`` bytes; the last one is built to fit."""
+    text = ""
+    for text in versions:
+        if _size(text) <= limit:
+            break
+    return text
+
+
+def _rows_within(head: str, rows: Sequence[str], limit: int, more: Callable[[int], str]) -> str:
+    """``head``, then as many ``rows`` (one line each) as fit, then ``more(left out)``."""
+    used = _size(head) + _size(more(len(rows)))
+    kept = 0
+    for row in rows:
+        used += _size(row) + 1
+        if used > limit:
+            break
+        kept += 1
+    text = head + "".join(f"{row}\n" for row in rows[:kept])
+    return text + (more(len(rows) - kept) if kept < len(rows) else "")
+
+
+def _fenced(language: str, body: str) -> list[str]:
+    """A code block that text from the compiler cannot close early."""
+    return [f"```{language}", body.replace("```", "`\u200b``"), "```"]
+
+
+def summary_markdown(
+    title: str, run: CargoRun, *, failed: bool, limit: int = output.SUMMARY_LIMIT
+) -> str:
+    """The job summary of a cargo run, within ``limit`` bytes (see the module's docstring)."""
     mark = "❌" if failed else ("⚠️" if run.diagnostics else "✅")
-    lines = [f"### {mark} {title}: {run.counts()}", ""]
-    if run.diagnostics:
-        lines += ["| level | where | message |", "|---|---|---|"]
-        for d in run.diagnostics:
-            level = f"{d.level}[{d.code}]" if d.code else d.level
-            where = f"`{d.location}`" if d.location else ""
-            lines.append(f"| {level} | {where} | {markdown.cell(d.message)} |")
+    head = f"### {mark} {title}: {run.counts()}\n\n"
+    if not run.diagnostics:
+        return head
+    head += "| level | where | message |\n|---|---|---|\n"
+    rows = []
+    for d in run.diagnostics:
+        level = f"{d.level}[{d.code}]" if d.code else d.level
+        where = f"`{d.location}`" if d.location else ""
+        rows.append(f"| {level} | {where} | {markdown.cell(d.message)} |")
+    table = head + "".join(f"{row}\n" for row in rows)
+
+    def versions() -> Iterable[str]:
         rendered = "\n".join(d.rendered.rstrip() for d in run.diagnostics if d.rendered)
         if rendered:
-            lines += ["", "<details><summary>compiler output</summary>", "", "```text"]
-            lines += [rendered.replace("```", "`\u200b``"), "```", "</details>"]
-    return "\n".join(lines) + "\n"
+            details = ["", "<details><summary>compiler output</summary>", ""]
+            yield table + "\n".join([*details, *_fenced("text", rendered), "</details>"]) + "\n"
+            yield table + f"\n*The compiler's full output is in {LOG}.*\n"
+        yield table
+        yield _rows_within(head, rows, limit, lambda n: f"\n*… and {n} more, listed in {LOG}.*\n")
+
+    return _first_fitting(versions(), limit)
 
 
 def annotate_all(
@@ -199,7 +251,8 @@ def report(title: str, run: CargoRun, *, failed: bool) -> None:
                 for d in run.diagnostics
             ],
         )
-        output.append_summary(summary_markdown(title, run, failed=failed))
+        markdown = summary_markdown(title, run, failed=failed, limit=output.summary_room())
+        output.append_summary(markdown, elsewhere=LOG)
     output.info(f"{title}: {run.counts()}")
 
 
@@ -251,7 +304,67 @@ def by_file(diffs: Iterable[FormatDiff]) -> dict[str, list[FormatDiff]]:
     return files
 
 
-def report_format(title: str, diffs: Sequence[FormatDiff], other: Sequence[str]) -> None:
+# When every diff does not fit the job summary, each is cut to these many lines in turn.
+SHORT_DIFF_LINES = (40, 10)
+
+
+def _diff_lines(hunks: Sequence[FormatDiff]) -> list[str]:
+    return [line for h in hunks for line in (f"@@ line {h.line} @@", *h.diff.splitlines())]
+
+
+def format_summary(
+    title: str,
+    diffs: Sequence[FormatDiff],
+    other: Sequence[str],
+    *,
+    fix: str,
+    limit: int = output.SUMMARY_LIMIT,
+) -> str:
+    """The job summary of ``cargo fmt --check``, within ``limit`` bytes: every file's
+    diff; or each diff cut short; or the file names; or as many names as fit."""
+    files = by_file(diffs)
+    mark = "❌" if files or other else "✅"
+    head = f"### {mark} {title}: {_plural(len(files), 'file')} to reformat\n\n"
+    if files:
+        head += f"Fix: {markdown.code(fix, limit=2000, table=False)}\n\n"
+    tail = "\n".join(_fenced("text", "\n".join(other[:50]))) + "\n" if other else ""
+
+    def with_diffs(cut: int | None) -> str:
+        lines = []
+        for name, hunks in files.items():
+            body = _diff_lines(hunks)
+            shown = body if cut is None else body[:cut]
+            lines += [f"**{markdown.code(name, limit=300, table=False)}**", ""]
+            lines += _fenced("diff", "\n".join(shown))
+            if len(shown) < len(body):
+                lines.append(f"*… {len(body) - len(shown)} more lines in {LOG}.*")
+            lines.append("")
+        return head + "\n".join(lines) + "\n" + tail
+
+    names = [
+        f"- {markdown.code(name, limit=300, table=False)}: {_plural(len(hunks), 'place')}, "
+        f"from line {hunks[0].line}"
+        for name, hunks in files.items()
+    ]
+
+    def versions() -> Iterable[str]:
+        yield with_diffs(None)
+        for cut in SHORT_DIFF_LINES:
+            yield with_diffs(cut)
+        listing = head + f"The diffs are in {LOG}.\n\n"
+        yield listing + "".join(f"{n}\n" for n in names) + tail
+        yield (
+            _rows_within(listing, names, limit - _size(tail), lambda n: f"- … and {n} more files\n")
+            + tail
+        )
+
+    return _first_fitting(versions(), limit)
+
+
+def report_format(
+    title: str, diffs: Sequence[FormatDiff], other: Sequence[str], *, fix: str
+) -> None:
+    """rustfmt's findings; ``fix`` is the command that formats every file it checked."""
     files = by_file(diffs)
     for name, hunks in files.items():
         output.info(f"{name}: {_plural(len(hunks), 'place')} not formatted as rustfmt would")
@@ -267,7 +380,7 @@ def report_format(title: str, diffs: Sequence[FormatDiff], other: Sequence[str])
             (
                 "error",
                 f"not formatted as rustfmt would ({_plural(len(hunks), 'place')}); "
-                f"run `cargo fmt`\n\n{hunks[0].diff}",
+                f"run `{fix}`\n\n{hunks[0].diff}",
                 name,
                 hunks[0].line,
                 None,
@@ -275,12 +388,5 @@ def report_format(title: str, diffs: Sequence[FormatDiff], other: Sequence[str])
             for name, hunks in files.items()
         ],
     )
-    mark = "❌" if files or other else "✅"
-    lines = [f"### {mark} {title}: {_plural(len(files), 'file')} to reformat", ""]
-    for name, hunks in files.items():
-        lines += [f"**`{name}`**", "", "```diff"]
-        lines += [f"@@ line {h.line} @@\n{h.diff}" for h in hunks]
-        lines += ["```", ""]
-    if other:
-        lines += ["```text", *other, "```"]
-    output.append_summary("\n".join(lines) + "\n")
+    summary = format_summary(title, diffs, other, fix=fix, limit=output.summary_room())
+    output.append_summary(summary, elsewhere=LOG)

@@ -21,7 +21,7 @@ def test_check_command_for_a_json_spec_profile() -> None:
         "-Z", "build-std=core,alloc", "-Z", "json-target-spec",
         "--target", "arch/x64/x64-unwind.json", "--manifest-path", str(KERNEL),
         "--no-default-features", "--features", "profile-fortress",
-        *VENDOR_ARGS, "--message-format=json",
+        *VENDOR_ARGS, "--keep-going", "--message-format=json",
     )  # fmt: skip
     assert command.cwd == REPO / "examples" / "kernel"
     assert command.env["RUSTC_BOOTSTRAP"] == "1"
@@ -36,6 +36,17 @@ def test_clippy_gets_exactly_the_check_flags_plus_lints() -> None:
         clippy = cargo.cargo_command("clippy", DEMO, profile, toolchain)
         assert clippy.argv[2:] == (*check.argv[2:], "--", "-D", "warnings")
         assert clippy.env == check.env and clippy.cwd == check.cwd
+
+
+def test_check_and_clippy_keep_going_past_a_failed_crate() -> None:
+    """A workspace crate that fails must not hide the findings of the others."""
+    profile = DEMO.profile("balanced")
+    for subcommand in ("check", "clippy"):
+        argv = cargo.cargo_command(subcommand, DEMO, profile, debian_toolchain()).argv
+        assert argv.count("--keep-going") == 1
+        assert argv.index("--keep-going") < argv.index("--message-format=json")
+        if "--" in argv:  # a cargo flag, not one for clippy-driver
+            assert argv.index("--keep-going") < argv.index("--")
 
 
 def test_clippy_warnings_allowed_when_the_config_says_so() -> None:
@@ -58,7 +69,8 @@ def test_kernel_build_uses_the_same_flags_and_its_environment() -> None:
         "build", DEMO, profile, debian_toolchain(), release=True, env={"INIT_SCRIPT": "/bin/bench"}
     )
     assert build.argv[1] == "build"
-    assert build.argv[2:-2] == check.argv[2:-1]
+    assert build.argv[2:-2] == check.argv[2:-2]  # the profile's flags
+    assert check.argv[-2] == "--keep-going" and "--keep-going" not in build.argv
     assert build.argv[-2:] == ("--release", "--message-format=json")
     assert build.env["INIT_SCRIPT"] == "/bin/bench"
     assert "CARGO_ENCODED_RUSTFLAGS" not in build.env  # ludicrous has no extra rustflags
@@ -99,3 +111,23 @@ def test_the_kernels_env_reaches_every_cargo_command() -> None:
     assert cargo.fmt_command(demo, debian_toolchain()).env["INITRAMFS_PATH"] == (
         "build/initramfs.cpio"
     )
+
+
+def test_fmt_fix_command_has_the_configured_args_and_no_check() -> None:
+    everything = dataclasses.replace(DEMO, fmt=config.FmtConfig(args=("--all",)))
+    check = cargo.fmt_command(everything, debian_toolchain())
+    assert check.argv == (
+        "/usr/bin/cargo", "fmt", "--check", "--manifest-path", str(KERNEL), "--all",
+        "--", "--color", "never",
+    )  # fmt: skip
+    fix = cargo.fmt_command(everything, debian_toolchain(), check=False)
+    assert fix.argv == ("/usr/bin/cargo", "fmt", "--manifest-path", str(KERNEL), "--all")
+    assert fix.cwd == check.cwd and fix.env == check.env
+
+
+def test_fmt_args_with_their_own_separator() -> None:
+    edition = dataclasses.replace(
+        DEMO, fmt=config.FmtConfig(args=("--all", "--", "--edition", "2021"))
+    )
+    argv = cargo.fmt_command(edition, debian_toolchain()).argv
+    assert argv[-6:] == ("--all", "--", "--edition", "2021", "--color", "never")

@@ -127,6 +127,39 @@ def test_clippy_warning_fails_clippy(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "clippy::ptr_arg" in capsys.readouterr().err
 
 
+def test_clippy_reports_every_crate_of_a_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kernel crate on two workspace crates, each with a clippy error.  One job at a
+    time, so without --keep-going cargo stops after the first crate and the second
+    one's finding is never shown."""
+    (tmp_path / "Cargo.toml").write_text(
+        '[package]\nname = "kernel"\nversion = "0.1.0"\nedition = "2021"\n'
+        '[features]\nstrict = []\n[dependencies]\nfirst = { path = "first" }\n'
+        'second = { path = "second" }\n[workspace]\nmembers = ["first", "second"]\n'
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "lib.rs").write_text("//! The kernel.\n")
+    for name in ("first", "second"):
+        (tmp_path / name / "src").mkdir(parents=True)
+        (tmp_path / name / "Cargo.toml").write_text(
+            f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n'
+        )
+        (tmp_path / name / "src" / "lib.rs").write_text(
+            "/// Length.\npub fn count(v: &Vec<u32>) -> usize {\n    v.len()\n}\n"
+        )
+    (tmp_path / "ci_tools.toml").write_text(
+        '[kernel]\ncrate = "."\n[profiles.native]\ntarget = "x86_64-unknown-linux-gnu"\n'
+        'features = ["strict"]\n'
+    )
+    monkeypatch.setenv("CARGO_BUILD_JOBS", "1")
+    with pytest.raises(BuildError, match=r"cargo clippy \(native\) failed: 2 errors"):
+        checks.clippy(config.load(tmp_path / "ci_tools.toml"))
+    err = capsys.readouterr().err
+    assert "--keep-going" in err
+    assert "could not compile `first`" in err and "could not compile `second`" in err
+
+
 def test_formatting_violation_fails_fmt(
     tmp_path: Path, workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

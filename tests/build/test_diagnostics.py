@@ -167,16 +167,87 @@ def test_older_rustfmt_header_and_colours() -> None:
     assert [(d.file, d.line, d.diff) for d in diffs] == [("k/src/main.rs", 4, "-a\n+b")]
 
 
+FIX = "cargo fmt --manifest-path /src/demo-kernel/Cargo.toml --all"
+
+
 def test_rustfmt_report_annotates_each_file(
     github: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     diffs, other = diagnostics.parse_rustfmt((CARGO / "fmt-check-diff.log").read_text(), base=BASE)
-    diagnostics.report_format("cargo fmt --check", diffs, other)
+    diagnostics.report_format("cargo fmt --check", diffs, other, fix=FIX)
     errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("::error ")]
     assert [e.split("::")[1] for e in errors] == [
         "error file=demo-kernel/build.rs,line=3,title=cargo fmt --check",
         "error file=demo-kernel/src/lib.rs,line=65,title=cargo fmt --check",
     ]
+    assert f"run `{FIX}`" in errors[0]
     summary = github.read_text()
     assert "### ❌ cargo fmt --check: 2 files to reformat" in summary
     assert "**`demo-kernel/src/lib.rs`**" in summary and "```diff" in summary
+    assert f"Fix: `{FIX}`" in summary
+
+
+def _unformatted(files: int, lines: int) -> str:
+    """rustfmt --check output for ``files`` files, each with one diff of ``lines`` lines."""
+    return "".join(
+        f"Diff in /src/kernel/src/module_{i:03}.rs:7:\n"
+        + "".join(f"-    let  x{j} = {j};\n+    let x{j} = {j};\n" for j in range(lines // 2))
+        for i in range(files)
+    )
+
+
+def _names(files: int) -> list[str]:
+    return [f"kernel/src/module_{i:03}.rs" for i in range(files)]
+
+
+def test_many_unformatted_files_fit_the_summary_with_every_name(
+    github: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Kevlar: 280 files, their diffs together over 1 MiB; the summary was empty."""
+    diffs, other = diagnostics.parse_rustfmt(_unformatted(300, 200), base=BASE)
+    assert sum(len(d.diff) for d in diffs) > output.SUMMARY_LIMIT
+    diagnostics.report_format("cargo fmt --check", diffs, other, fix=FIX)
+    summary = github.read_text()
+    assert len(summary.encode()) <= output.SUMMARY_LIMIT
+    assert "### ❌ cargo fmt --check: 300 files to reformat" in summary
+    assert all(f"**`{name}`**" in summary for name in _names(300))
+    assert "```diff\n@@ line 7 @@\n-    let  x0 = 0;" in summary  # each diff, cut short
+    assert "more lines in the step's log" in summary
+    assert f"Fix: `{FIX}`" in summary
+    assert "result file" not in summary
+
+
+def test_a_nearly_full_summary_still_gets_the_file_names(github: Path) -> None:
+    github.write_text("x" * (output.SUMMARY_LIMIT - 30_000))
+    diffs, other = diagnostics.parse_rustfmt(_unformatted(300, 40), base=BASE)
+    diagnostics.report_format("cargo fmt --check", diffs, other, fix=FIX)
+    added = github.read_text()[output.SUMMARY_LIMIT - 30_000 :]
+    assert github.stat().st_size <= output.SUMMARY_LIMIT
+    assert "300 files to reformat" in added and "The diffs are in the step's log" in added
+    assert all(f"- `{name}`: 1 place, from line 7" in added for name in _names(300))
+    assert "```diff" not in added and "result file" not in added
+
+
+def test_file_names_are_cut_last_with_a_count() -> None:
+    diffs, other = diagnostics.parse_rustfmt(_unformatted(300, 4), base=BASE)
+    summary = diagnostics.format_summary("cargo fmt --check", diffs, other, fix=FIX, limit=4000)
+    assert len(summary.encode()) <= 4000
+    shown = [name for name in _names(300) if f"`{name}`" in summary]
+    assert shown == _names(len(shown)) and 10 < len(shown) < 300
+    assert summary.endswith(f"- … and {300 - len(shown)} more files\n")
+
+
+def test_huge_compiler_output_keeps_the_table_and_names_no_result_file(github: Path) -> None:
+    """Kevlar's clippy: hundreds of warnings whose rendered text exceeds the summary."""
+    messages = []
+    for i in range(1, 700):
+        data = json.loads(_message(i))
+        data["message"]["rendered"] += "   |\n" + "   | " + "x" * 2000 + "\n"
+        messages.append(json.dumps(data))
+    run = diagnostics.parse_cargo("\n".join(messages), base=BASE)
+    diagnostics.report("cargo clippy (fortress)", run, failed=True)
+    summary = github.read_text()
+    assert len(summary.encode()) <= output.SUMMARY_LIMIT
+    assert summary.count("| warning[unused_variables] |") == 699
+    assert "compiler's full output is in the step's log" in summary
+    assert "result file" not in summary
