@@ -15,7 +15,6 @@ against booting a kernel built with another init:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shlex
@@ -31,7 +30,7 @@ from ci_tools.config import Config, KernelBuild, Profile
 from ci_tools.errors import BuildError, HarnessError
 from ci_tools.util import proc
 from ci_tools.util.files import write_atomic
-from ci_tools.util.paths import cache_dir, sha256_file
+from ci_tools.util.paths import sha256_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -95,9 +94,14 @@ def check_rerun_declarations(manifest: Path, variables: Mapping[str, str]) -> No
 # the image-changed check
 
 
+STAMP_SUFFIX = ".ci_tools-build.json"
+
+
 def _stamp_path(image: Path) -> Path:
-    key = hashlib.sha256(str(image.resolve()).encode()).hexdigest()[:20]
-    return cache_dir("kernel-builds") / f"{key}.json"
+    """Beside the image, so the record travels with it: a CI runner that restores a
+    cached target/ folder restores what built it too (a record kept in ci_tools' own
+    cache would be missing there, and the stale-image check would never fire)."""
+    return image.with_name(image.name + STAMP_SUFFIX)
 
 
 def read_stamp(image: Path) -> dict[str, Any] | None:

@@ -111,3 +111,6 @@ def test_stamp_round_trip(tmp_path: Path, isolated_cache: Path) -> None:
     kernel.write_stamp(image, profile="fortress", env={"INIT_SCRIPT": "/x"}, sha256="cc")
     stamp = kernel.read_stamp(image)
     assert stamp is not None and stamp["env"] == {"INIT_SCRIPT": "/x"} and stamp["sha256"] == "cc"
+    # The record lives beside the image (it travels with a cached target/), not in the cache.
+    assert (tmp_path / "kernel.elf.ci_tools-build.json").is_file()
+    assert not any(isolated_cache.rglob("*.json"))
