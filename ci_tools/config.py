@@ -44,9 +44,7 @@ ToolchainChoice = Literal["auto", "rustup", "debian"]
 GuestKind = Literal["linux", "kernel"]
 BootMethod = Literal["kernel", "multiboot-elf64"]
 BenchSuite = Literal["ci_tools", "kernel"]
-ArgsRoute = Literal["after-dashes", "cmdline", "build", "none"]
-# In a kernel build's env (args = "build"): replaced by the bench arguments.
-BENCH_ARGS_PLACEHOLDER = "{bench_args}"
+ArgsRoute = Literal["after-dashes", "cmdline", "none"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -366,14 +364,6 @@ def semantic_problems(
             message = (
                 f'{where}: suite = "kernel" needs guest = "kernel": the reference Linux guest '
                 "has no bench of its own"
-            )
-        elif bench.get("args") == "build" and not any(
-            BENCH_ARGS_PLACEHOLDER in str(v)
-            for v in _table(_table(bench.get("build")).get("env")).values()
-        ):
-            message = (
-                f'{where}: args = "build" needs {BENCH_ARGS_PLACEHOLDER} in a build env value, '
-                f'e.g. env = {{ INIT_SCRIPT = "/bin/bench {BENCH_ARGS_PLACEHOLDER}" }}'
             )
         else:
             continue

@@ -55,6 +55,13 @@ def tripwire(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     yield
 
 
+@pytest.fixture(autouse=True)
+def no_custom_toolchain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A $CARGO from the caller's shell (cargo sets it for what it runs) would pick
+    the toolchain for every test; the tests that want one set it themselves."""
+    monkeypatch.delenv("CARGO", raising=False)
+
+
 @pytest.fixture
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private ci_tools cache (the real one is shared with the user's runs)."""

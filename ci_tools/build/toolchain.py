@@ -35,7 +35,7 @@ from ci_tools.config import Config, KernelCrate, Profile
 from ci_tools.errors import CiToolsError, SetupError
 from ci_tools.util import apt, packages, proc
 
-ToolchainKind = Literal["rustup", "debian"]
+ToolchainKind = Literal["custom", "rustup", "debian"]
 
 RUST_SRC = Path("lib/rustlib/src/rust/library")
 DEBIAN_BIN = Path("/usr/bin")
@@ -84,12 +84,15 @@ class Toolchain:
 
     def describe(self) -> str:
         how = {
+            "custom": f"$CARGO={self.cargo}",
             "rustup": "rustup",
             "debian": "Debian rust-web with RUSTC_BOOTSTRAP=1 and vendored std sources",
         }[self.kind]
         return f"{self.version} ({how})"
 
     def install_hint(self, component: str) -> str:
+        if self.kind == "custom":
+            return f"install {component} beside {self.cargo} (it looks for cargo-{component})"
         if self.kind == "rustup":
             name = self.env.get("RUSTUP_TOOLCHAIN", DEFAULT_RUSTUP_TOOLCHAIN)
             return f"rustup component add {component} --toolchain {name}"
@@ -216,6 +219,52 @@ def _debian_candidate(
     return toolchain, label
 
 
+def custom_cargo(which: Callable[[str], str | None] = shutil.which) -> str | None:
+    """``$CARGO`` when it names a toolchain of its own: a path (a Makefile's
+    ``CARGO ?= cargo`` names no place), and not rustup's proxy (that is the
+    rustup toolchain, chosen as such)."""
+    cargo = os.environ.get("CARGO", "")
+    if os.sep not in cargo:
+        return None
+    rustup = which("rustup")
+    if rustup is not None and Path(cargo).parent.resolve() == Path(rustup).parent.resolve():
+        return None
+    return cargo
+
+
+def _custom_candidate(
+    kernel: KernelCrate, probe: ProbeFn, which: Callable[[str], str | None]
+) -> tuple[Toolchain | None, str]:
+    """The toolchain ``$CARGO`` names (with ``$RUSTC``, else the rustc beside it): a
+    toolchain in a place of its own.  A stable one gets RUSTC_BOOTSTRAP=1 for -Z."""
+    cargo = custom_cargo(which) or ""
+    label = f"$CARGO ({cargo})"
+    if not cargo:
+        return None, "$CARGO is not set"
+    if not Path(cargo).is_file():
+        return None, f"{label} does not exist"
+    rustc = os.environ.get("RUSTC") or str(Path(cargo).with_name("rustc"))
+    env = {
+        "RUSTC": rustc,
+        "RUSTC_BOOTSTRAP": "1",
+        # its own cargo-clippy, cargo-fmt and rustfmt before anyone else's
+        "PATH": os.pathsep.join([str(Path(cargo).parent), os.environ.get("PATH", "")]),
+    }
+    found = probe(rustc, env, kernel.workdir)
+    if found is None:
+        return None, f"{label}: its rustc ({rustc}) does not run"
+    toolchain = Toolchain(
+        kind="custom",
+        cargo=cargo,
+        bin_dir=Path(cargo).parent,
+        sysroot=found.sysroot,
+        version=found.version,
+        env=env,
+        unstable_flags=found.unstable_flags,
+    )
+    return toolchain, label
+
+
 def _unusable(toolchain: Toolchain, profiles: Sequence[Profile]) -> str | None:
     """Why this toolchain cannot build these profiles, or None if it can."""
     needing = [p for p in profiles if needs_build_std(p, toolchain)]
@@ -225,8 +274,15 @@ def _unusable(toolchain: Toolchain, profiles: Sequence[Profile]) -> str | None:
     if not toolchain.has_rust_src:
         missing = toolchain.sysroot / RUST_SRC
         return f"has no rust-src ({missing} missing), needed to build core for {targets}"
-    if toolchain.kind == "rustup" and not toolchain.nightly:
-        return f"is {toolchain.version}, not a nightly; -Z build-std for {targets} needs one"
+    if (
+        toolchain.kind == "rustup"
+        and not toolchain.nightly
+        and os.environ.get("RUSTC_BOOTSTRAP") != "1"
+    ):
+        return (
+            f"is {toolchain.version}, not a nightly; -Z build-std for {targets} needs one "
+            "(or RUSTC_BOOTSTRAP=1 in the environment, to use this stable one)"
+        )
     if toolchain.kind == "debian" and not toolchain.vendor.is_dir():
         return (
             f"is {toolchain.version}, whose rust-web-src has no vendored dependencies of the "
@@ -248,16 +304,23 @@ def detect(
     """The toolchain that will run cargo for these profiles, or a SetupError saying
     what to install."""
     order = {"auto": ("rustup", "debian"), "rustup": ("rustup",), "debian": ("debian",)}
-    candidates = {"rustup": _rustup_candidate, "debian": _debian_candidate}
+    candidates = {
+        "custom": _custom_candidate, "rustup": _rustup_candidate, "debian": _debian_candidate,
+    }  # fmt: skip
+    # $CARGO names a toolchain in a place of its own: it comes first, and only it.
+    kinds = ("custom",) if custom_cargo(which) else order[kernel.toolchain]
     reasons = []
-    for kind in order[kernel.toolchain]:
+    for kind in kinds:
         toolchain, label = candidates[kind](kernel, probe, which)
         if toolchain is None:
             reasons.append(label)
             continue
         why_not = _unusable(toolchain, profiles)
         if why_not is None:
-            if toolchain.kind == "debian" and any(needs_build_std(p, toolchain) for p in profiles):
+            offline = toolchain.kind == "debian" or (
+                toolchain.kind == "custom" and toolchain.vendor.is_dir()
+            )
+            if offline and any(needs_build_std(p, toolchain) for p in profiles):
                 # build-std offline: the standard library's dependencies from Debian's
                 # vendored copies, the kernel's from its own configuration.
                 args = cargo_sources.offline_source_args(
@@ -267,8 +330,12 @@ def detect(
             return toolchain
         reasons.append(f"{label} {why_not}")
     listing = "\n".join(f"  - {r}" for r in reasons)
-    hints = {"rustup": RUSTUP_INSTALL, "debian": f"(Debian 12, as root) {DEBIAN_INSTALL}"}
-    hint = " or ".join(hints[k] for k in order[kernel.toolchain])
+    hints = {
+        "custom": "point $CARGO at a cargo whose toolchain has rust-src, or unset it",
+        "rustup": RUSTUP_INSTALL,
+        "debian": f"(Debian 12, as root) {DEBIAN_INSTALL}",
+    }
+    hint = " or ".join(hints[k] for k in kinds)
     raise SetupError(
         f"no usable Rust toolchain for kernel.toolchain = {kernel.toolchain!r}:\n{listing}",
         hint=f"install one: {hint}",
@@ -301,7 +368,7 @@ def resolve(config: Config, profiles: Sequence[Profile] | None = None) -> Toolch
     try:
         return detect(config.kernel, selected)
     except SetupError as first:
-        if config.kernel.toolchain == "rustup":
+        if config.kernel.toolchain == "rustup" or custom_cargo():
             raise
         try:
             ensure_debian_rust()

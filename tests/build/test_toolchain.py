@@ -99,6 +99,7 @@ def test_stable_rustup_is_not_enough_for_build_std(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(toolchain, "DEBIAN_BIN", tmp_path / "nothing")
+    monkeypatch.delenv("RUSTC_BOOTSTRAP", raising=False)
     probe = FakeRustcs({RUSTUP_RUSTC: (fake_sysroot(tmp_path, rust_src=True), "rustc 1.95.0")})
     with pytest.raises(SetupError) as caught:
         toolchain.detect(DEMO.kernel, DEMO.profiles, probe=probe, which=_which_rustup)
@@ -264,3 +265,44 @@ def test_probe_survives_a_cargo_that_is_missing_or_hangs(
     hung = toolchain.probe_rustc(str(rustc), {}, tmp_path)
     assert hung is not None and hung.unstable_flags is None
     toolchain._cargo_unstable_flags.cache_clear()
+
+
+def test_cargo_in_a_place_of_its_own_is_used_even_when_stable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_cache: Path
+) -> None:
+    """$CARGO=/opt/rust/bin/cargo: that toolchain, with its own rustc, unlocked for -Z."""
+    bin_dir = tmp_path / "opt-rust" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "cargo").write_text("")
+    monkeypatch.setenv("CARGO", str(bin_dir / "cargo"))
+    monkeypatch.delenv("RUSTC", raising=False)
+    root = fake_sysroot(tmp_path, rust_src=True)
+    probe = FakeRustcs({str(bin_dir / "rustc"): (root, "rustc 1.95.0 (stable)")})
+    found = toolchain.detect(DEMO.kernel, DEMO.profiles, probe=probe, which=_which_rustup)
+    assert found.kind == "custom" and found.cargo == str(bin_dir / "cargo")
+    assert found.env["RUSTC"] == str(bin_dir / "rustc") and found.env["RUSTC_BOOTSTRAP"] == "1"
+    assert found.config_args == ()  # no vendored sources beside it: cargo resolves as usual
+    assert "$CARGO=" in found.describe()
+
+
+def test_cargo_that_names_no_place_is_not_a_custom_toolchain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kevlar's Makefile exports CARGO ?= cargo; rustup's proxy is rustup's toolchain."""
+    monkeypatch.setenv("CARGO", "cargo")
+    assert toolchain.custom_cargo(_which_rustup) is None
+    monkeypatch.setenv("CARGO", "/home/u/.cargo/bin/cargo")
+    assert toolchain.custom_cargo(_which_rustup) is None
+    monkeypatch.setenv("CARGO", str(tmp_path / "missing" / "cargo"))
+    with pytest.raises(SetupError, match=r"\$CARGO \(.*missing/cargo\) does not exist"):
+        toolchain.detect(DEMO.kernel, DEMO.profiles, probe=FakeRustcs({}), which=_which_rustup)
+
+
+def test_stable_rustup_with_rustc_bootstrap_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CARGO", raising=False)
+    monkeypatch.setenv("RUSTC_BOOTSTRAP", "1")
+    probe = FakeRustcs({RUSTUP_RUSTC: (fake_sysroot(tmp_path, rust_src=True), "rustc 1.95.0")})
+    found = toolchain.detect(DEMO.kernel, DEMO.profiles, probe=probe, which=_which_rustup)
+    assert found.kind == "rustup" and found.version == "rustc 1.95.0"
