@@ -135,9 +135,15 @@ def _first_build(command: CargoCommand, profile: Profile) -> bool:
 
 
 def run(
-    command: CargoCommand, *, title: str, base: Path, profile: Profile | None = None
+    command: CargoCommand,
+    *,
+    title: str,
+    base: Path,
+    profile: Profile | None = None,
+    warnings: bool = True,
 ) -> tuple[int, CargoRun]:
-    """Run a cargo command and show its messages; (return code, what the compiler said)."""
+    """Run a cargo command and show its messages (``warnings=False``: errors only);
+    (return code, what the compiler said)."""
     output.phase(f"{title}: {command}")
     if profile is not None and _first_build(command, profile):
         output.info(f"{title}: first build for {profile.target}: core and alloc are compiled "
@@ -145,5 +151,5 @@ def run(
     completed = proc.run(command.argv, cwd=command.cwd, env=command.env, check=False, quiet=True)
     parsed = diagnostics.parse_cargo(completed.stdout, base=base)
     failed = completed.returncode != 0
-    diagnostics.report(title, parsed, failed=failed)
+    diagnostics.report(title, parsed, failed=failed, warnings=warnings)
     return completed.returncode, parsed

@@ -238,22 +238,25 @@ def annotate_all(
         )
 
 
-def report(title: str, run: CargoRun, *, failed: bool) -> None:
-    """Show a cargo run: transcript in a terminal; annotations and summary in Actions."""
+def report(title: str, run: CargoRun, *, failed: bool, warnings: bool = True) -> None:
+    """Show a cargo run: transcript in a terminal; annotations and summary in Actions.
+
+    ``warnings=False`` (a kernel built for a benchmark): errors only, and the count
+    of the warnings left out; check and clippy are where warnings are read."""
     with output.group(f"{title}: cargo output"):
         for entry in run.transcript:
-            output.info(entry)
-    if output.in_github_actions():
+            if warnings or not entry.startswith("warning"):
+                output.info(entry)
+    shown = run.diagnostics if warnings else run.errors
+    if output.in_github_actions() and (warnings or failed):
         annotate_all(
             title,
-            [
-                (d.level, d.rendered.rstrip() or d.headline, d.file, d.line, d.column)
-                for d in run.diagnostics
-            ],
+            [(d.level, d.rendered.rstrip() or d.headline, d.file, d.line, d.column) for d in shown],
         )
         markdown = summary_markdown(title, run, failed=failed, limit=output.summary_room())
         output.append_summary(markdown, elsewhere=LOG)
-    output.info(f"{title}: {run.counts()}")
+    left_out = "" if warnings or not run.warnings else " (not shown here: clippy lists them)"
+    output.info(f"{title}: {run.counts()}{left_out}")
 
 
 # --------------------------------------------------------------------------

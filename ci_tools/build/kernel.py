@@ -171,8 +171,10 @@ def _cargo_build(config: Config, profile: Profile, build: KernelBuild) -> Path |
         "build", config, profile, toolchain, release=build.release, env=build.env
     )
     title = f"cargo build ({profile.name})"
+    # A build for a benchmark: its warnings are the lint sessions' business (Kevlar's
+    # bench log carried ~1,900 lines of them).
     returncode, run = cargo.run(
-        command, title=title, base=cargo.report_base(config), profile=profile
+        command, title=title, base=cargo.report_base(config), profile=profile, warnings=False
     )
     if returncode != 0:
         raise BuildError(f"{title} failed: {run.counts()}", hint="see the compiler output above")

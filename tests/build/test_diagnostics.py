@@ -135,6 +135,26 @@ def test_annotations_are_capped_with_one_notice_and_all_go_to_the_summary(
     assert "### ⚠️ cargo check (fortress): 0 errors, 15 warnings" in summary
 
 
+def test_a_build_for_a_benchmark_shows_errors_not_warnings(
+    github: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kernel built for bench-<profile>: its warnings are clippy's business; the bench
+    log says how many were left out and shows nothing of them (Kevlar: ~1,900 lines)."""
+    text = "\n".join(_message(i) for i in range(1, 16))
+    run = diagnostics.parse_cargo(text, base=BASE)
+    diagnostics.report("cargo build (fortress)", run, failed=False, warnings=False)
+    err = capsys.readouterr().err
+    assert "unused variable" not in err and "::warning" not in err
+    assert (
+        "cargo build (fortress): 0 errors, 15 warnings (not shown here: clippy lists them)" in err
+    )
+    assert github.read_text() == ""  # nothing for the job summary from a clean bench build
+    errors = diagnostics.parse_cargo((CARGO / "check-error.log").read_text(), base=BASE)
+    diagnostics.report("cargo build (ludicrous)", errors, failed=True, warnings=False)
+    failed = capsys.readouterr().err
+    assert "error[E0308]: mismatched types" in failed and "::error file=" in failed
+
+
 def test_annotation_text_is_escaped(github: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(_message(3))
     data["message"]["rendered"] = "warning: 100% sure\r\nsecond line"
