@@ -70,6 +70,9 @@ class GuestTarget:
     suite: BenchSuite = "ci_tools"  # kernel: the bench is built into the kernel image
     args: ArgsRoute = "after-dashes"  # how the bench arguments reach the bench
     exit_device: ExitDevice | None = None
+    # The kernel whose test boot tells whether KVM works here: a Linux kernel (the probe
+    # waits for "Linux version"); None: this target's own kernel is one.
+    kvm_probe_kernel: Path | None = None
 
 
 def bench_arguments(options: BenchOptions, quick: bool) -> list[str]:
@@ -302,7 +305,7 @@ def run_guest(
         output.phase(f"{target.name}: preparing bench binary")
         binary = _bench_binary(options)
         initrd, initrd_sha = _write_initramfs(binary)
-    accelerator, accel_reason = _accelerator(options, target.kernel)
+    accelerator, accel_reason = _accelerator(options, target.kvm_probe_kernel or target.kernel)
     quick = options.quick if options.quick is not None else accelerator == "tcg"
     mode = options.mode or (Mode.DETERMINISTIC if accelerator == "tcg" else Mode.WALLCLOCK)
     limits = default_limits(accelerator, quick, options)

@@ -108,6 +108,16 @@ def _profile_kernel(
     return spec.image
 
 
+def _kvm_probe_kernel(config: Config) -> Path | None:
+    """The reference Linux kernel, for the KVM test boot of a kernel that is not Linux
+    (the probe knows a working boot by Linux's banner); None when there is none here,
+    and then a KVM that does work may be judged unusable (TCG is used, and says why)."""
+    try:
+        return linux_guest.find_linux_kernel(config.linux.kernel)
+    except SetupError:
+        return None
+
+
 def guest_target(config: Config, name: str, overrides: Overrides = Overrides()) -> GuestTarget:
     """The QEMU guest that benchmarks profile ``name`` (builds its kernel if it has to)."""
     profile = config.profile(name)
@@ -135,6 +145,7 @@ def guest_target(config: Config, name: str, overrides: Overrides = Overrides()) 
         suite=spec.suite,
         args=spec.args,
         exit_device=spec.exit_device,
+        kvm_probe_kernel=_kvm_probe_kernel(config) if spec.guest == "kernel" else None,
     )
 
 

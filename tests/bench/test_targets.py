@@ -154,3 +154,18 @@ def test_progress_never_counts_past_its_total(capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert "b2 done (3)" in err and "of 0" not in err
     assert "b7 done (8 of 8)" in err and "b8 done (9)" in err
+
+
+def test_kvm_is_probed_with_the_linux_kernel_not_the_kernel_under_test(tmp_path: Path) -> None:
+    """The probe knows a working KVM boot by Linux's banner, which the demo kernel never
+    prints: judged by its own boot, a working KVM would be called unusable."""
+    (tmp_path / "kernel.elf").write_bytes(b"kernel")
+    (tmp_path / "vmlinuz").write_bytes(b"linux")
+    path = write_config(
+        tmp_path,
+        '[linux]\nkernel = "vmlinuz"\n[bench]\nguest = "kernel"\nimage = "kernel.elf"\n'
+        '[profiles.a]\ntarget = "t"\nfeatures = []\n',
+    )
+    target = targets.guest_target(config.load(path), "a")
+    assert target.kernel == tmp_path / "kernel.elf"
+    assert target.kvm_probe_kernel == tmp_path / "vmlinuz"
