@@ -73,6 +73,7 @@ class GuestTarget:
     # The kernel whose test boot tells whether KVM works here: a Linux kernel (the probe
     # waits for "Linux version"); None: this target's own kernel is one.
     kvm_probe_kernel: Path | None = None
+    image: Path | None = None  # the built image, when QEMU boots a copy of it
 
 
 def bench_arguments(options: BenchOptions, quick: bool) -> list[str]:
@@ -130,11 +131,16 @@ def not_as_asked(parsed: ParsedOutput, options: BenchOptions, quick: bool) -> st
 
     A bench that never got its arguments (a kernel that ignores its command
     line) runs its defaults: that is reported, not recorded as the run asked for."""
+    if not parsed.samples and not parsed.skips:
+        return "the bench ran no benchmark at all (BENCH_START, then BENCH_END)"
     differences = []
     if parsed.mode is not None and parsed.mode != ("quick" if quick else "full"):
         differences.append(f"{parsed.mode} mode, not {'quick' if quick else 'full'}")
-    rounds = max((s.round for s in parsed.samples), default=0)
-    if parsed.samples and rounds != options.rounds:
+    rounds = max(
+        [s.round for s in parsed.samples] + [s.round for s in parsed.skips]
+        + ([parsed.plan.rounds] if parsed.plan is not None else []),
+    )  # fmt: skip
+    if rounds != options.rounds:
         differences.append(f"{rounds} round(s), not {options.rounds}")
     ran = {s.name for s in parsed.samples} | {s.name for s in parsed.skips}
     if options.benchmarks and ran != set(options.benchmarks):
@@ -144,8 +150,8 @@ def not_as_asked(parsed: ParsedOutput, options: BenchOptions, quick: bool) -> st
     if not differences:
         return None
     return (
-        f"the bench did not run what was asked ({'; '.join(differences)}): "
-        "its arguments did not reach it"
+        f"the bench did not run what was asked ({'; '.join(differences)}): its arguments "
+        "did not reach it, or it does not take them in this form"
     )
 
 
@@ -300,7 +306,7 @@ def run_guest(
                 '(suite = "kernel")',
                 hint='drop --binary, or set the profile\'s bench suite to "ci_tools"',
             )
-        binary = target.kernel  # the bench that runs is the one built into the image
+        binary = target.image or target.kernel  # the bench is the one built into the image
     else:
         output.phase(f"{target.name}: preparing bench binary")
         binary = _bench_binary(options)
@@ -381,7 +387,8 @@ def run_guest(
     assert first_spec is not None
     measured = Target(
         name=target.name, kind="guest", profile=target.profile,
-        kernel=target.kernel, kernel_sha256=sha256_file(target.kernel),
+        kernel=target.image or target.kernel,
+        kernel_sha256=sha256_file(target.image or target.kernel),
         cmdline=first_spec.cmdline,
         bench_binary=binary, bench_binary_sha256=sha256_file(binary),
         initramfs_sha256=initrd_sha,

@@ -47,6 +47,7 @@ class Overrides:
 DEFAULT_MEMORY_MB = 512
 ELF_MAGIC = b"\x7fELF"
 EM_386 = 3
+EM_X86_64 = 62
 
 
 def multiboot_copy(image: Path) -> Path:
@@ -54,9 +55,16 @@ def multiboot_copy(image: Path) -> Path:
     refuses an x86-64 ELF, so the copy's e_machine says i386 (what Kevlar's runner
     does; the 32-bit entry code is the same bytes).  Cached by the image's hash."""
     data = bytearray(image.read_bytes())
-    if data[:4] != ELF_MAGIC or data[4] != 2:
+    x86_64 = (
+        len(data) >= 64
+        and data[:4] == ELF_MAGIC
+        and data[4] == 2  # ELFCLASS64
+        and data[5] == 1  # little-endian
+        and int.from_bytes(data[18:20], "little") == EM_X86_64
+    )
+    if not x86_64:
         raise BadInputError(
-            f'{image} is not a 64-bit ELF file, so boot = "multiboot-elf64" does not apply',
+            f'{image} is not an x86-64 ELF file, so boot = "multiboot-elf64" does not apply',
             hint='use boot = "kernel" for a bzImage, a PVH ELF or a 32-bit multiboot ELF',
         )
     data[18:20] = EM_386.to_bytes(2, "little")
@@ -128,6 +136,7 @@ def guest_target(config: Config, name: str, overrides: Overrides = Overrides()) 
         machine = spec.machine or "pc"  # as bench-linux, so the two stay comparable
     else:
         kernel = _profile_kernel(config, profile, spec, overrides.kernel)
+        built = kernel  # what the result records: the image, not the copy QEMU boots
         if spec.boot == "multiboot-elf64":
             kernel = multiboot_copy(kernel)
         base = _first(overrides.cmdline, spec.cmdline, DEFAULT_CMDLINE)
@@ -146,6 +155,7 @@ def guest_target(config: Config, name: str, overrides: Overrides = Overrides()) 
         args=spec.args,
         exit_device=spec.exit_device,
         kvm_probe_kernel=_kvm_probe_kernel(config) if spec.guest == "kernel" else None,
+        image=built if spec.guest == "kernel" else None,
     )
 
 
@@ -189,7 +199,13 @@ def run_bench(
     config: Config, name: str, options: BenchOptions, overrides: Overrides = Overrides()
 ) -> Result:
     _ensure_tools(options)
-    refuse_unpassable(name, bench_spec(config, config.profile(name)).args, options)
+    spec = bench_spec(config, config.profile(name))
+    refuse_unpassable(name, spec.args, options)
+    if spec.suite == "kernel" and options.binary is not None:
+        raise BadInputError(
+            f'{name}: --binary has no effect: the kernel runs its own bench (suite = "kernel")',
+            hint='drop --binary, or set the profile\'s bench suite to "ci_tools"',
+        )
     target = guest_target(config, name, overrides)
     output.info(
         f"{name}: booting {target.kernel} with `{target.cmdline}` on machine {target.machine}"

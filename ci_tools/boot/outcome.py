@@ -107,12 +107,28 @@ def classify(
     stderr = console.stderr.strip()
     if accel == "kvm" and KVM_FAILURE.search(stderr):
         return Status(kind=StatusKind.KVM_FAILED, reason=f"KVM failed in QEMU: {_last(stderr)}")
+    # Only a guest that said something can have powered QEMU off: QEMU failing to
+    # start exits 1 too, before any console output.
     guest_exit = (
         exit_device is not None
+        and bool(console.raw)
         and console.ending is Ending.EXITED
         and console.exit_status is not None
         and console.exit_status % 2 == 1
     )
+    if (
+        guest_exit
+        and exit_device is not None
+        and parsed.panic is None
+        and parsed.incomplete_reason() is None
+        and console.exit_status != exit_device.success
+    ):
+        return Status(
+            kind=StatusKind.INCOMPLETE,
+            reason=f"the guest printed BENCH_END, then reported failure through isa-debug-exit: "
+            f"QEMU status {console.exit_status} (it wrote {(console.exit_status or 0) >> 1}); "
+            f"success is {exit_device.success}",
+        )
     if guest_exit and parsed.panic is None and parsed.incomplete_reason() is not None:
         assert exit_device is not None and console.exit_status is not None
         said = (

@@ -156,11 +156,23 @@ def offline_source_args(workdir: Path, lockfile: Path, std_vendor: Path) -> tupl
     """The ``--config`` flags that let ``-Z build-std`` and the kernel's own
     dependencies resolve offline together (see the module docstring)."""
     replacement = kernel_replacement(workdir)
+    locked = _locked_crates_io_packages(lockfile)
     if replacement is not None and replacement.directory is not None:
+        missing = _missing(
+            locked, {**_crate_dirs(replacement.directory), **_crate_dirs(std_vendor)}
+        )
+        if missing:
+            gone = "" if replacement.directory.is_dir() else " (the folder does not exist)"
+            raise SetupError(
+                f"the kernel's cargo configuration ({replacement.defined_in}) takes crates.io "
+                f"crates from {replacement.directory}{gone}, which lacks {', '.join(missing)}",
+                hint="fill that folder (`cargo vendor`, or install the Debian librust-*-dev "
+                "packages it names), then run again",
+            )
         folder = merged_directory(std_vendor, replacement.directory)
     else:
         folder = std_vendor
-        missing = _missing(_locked_crates_io_packages(lockfile), _crate_dirs(std_vendor))
+        missing = _missing(locked, _crate_dirs(std_vendor))
         if missing:
             where = (
                 f"its cargo configuration ({replacement.defined_in}) replaces crates-io with "

@@ -72,7 +72,7 @@ def test_how_the_kernel_boots_comes_from_the_config(tmp_path: Path) -> None:
 
 def test_multiboot_elf64_boots_a_copy_that_says_i386(tmp_path: Path, isolated_cache: Path) -> None:
     elf64 = bytearray(64)
-    elf64[:4], elf64[4], elf64[18:20] = b"\x7fELF", 2, (62).to_bytes(2, "little")  # x86-64
+    elf64[:6], elf64[18:20] = b"\x7fELF\x02\x01", (62).to_bytes(2, "little")  # x86-64, LE
     image = tmp_path / "kevlar.elf"
     image.write_bytes(bytes(elf64))
     copy = targets.multiboot_copy(image)
@@ -81,10 +81,15 @@ def test_multiboot_elf64_boots_a_copy_that_says_i386(tmp_path: Path, isolated_ca
     assert data[:18] == bytes(elf64[:18]) and data[20:] == bytes(elf64[20:])
     assert image.read_bytes() == bytes(elf64)  # the built image is left as it is
     assert targets.multiboot_copy(image) == copy  # cached by content
-    bzimage = tmp_path / "bzImage"
-    bzimage.write_bytes(b"MZ" + bytes(62))
-    with pytest.raises(BadInputError, match="not a 64-bit ELF"):
-        targets.multiboot_copy(bzimage)
+    not_it = {
+        "bzImage": b"MZ" + bytes(62),
+        "truncated.elf": b"\x7fELF",  # no IndexError, no traceback
+        "aarch64.elf": bytes(elf64[:18]) + (183).to_bytes(2, "little") + bytes(elf64[20:]),
+    }
+    for name, data in not_it.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(BadInputError, match="not an x86-64 ELF"):
+            targets.multiboot_copy(tmp_path / name)
 
 
 @pytest.mark.parametrize(
@@ -129,6 +134,13 @@ def test_a_run_that_ignored_its_arguments_is_not_recorded_as_asked() -> None:
         "BENCH_ROUND 2", "BENCH getpid 10 20 2", "BENCH_END",
     ]  # fmt: skip
     assert run.not_as_asked(parse(honoured), asked, quick=True) is None
+    # Every benchmark of the last round skipped: still two rounds.
+    skipped = [*honoured[:5], "BENCH_ROUND 2", "BENCH_SKIP getpid (no fork)", "BENCH_END"]
+    assert run.not_as_asked(parse(skipped), asked, quick=True) is None
+    # Nothing ran at all: never a complete run.
+    empty = ["BENCH_START kevlar", "BENCH_END"]
+    said = run.not_as_asked(parse(empty), run.BenchOptions(), quick=True)
+    assert said is not None and "ran no benchmark at all" in said
 
 
 def test_the_reference_guest_runs_the_configured_bench(tmp_path: Path) -> None:

@@ -101,3 +101,10 @@ def test_isa_debug_exit_is_the_guests_word_not_a_qemu_failure() -> None:
     assert panicked.kind is StatusKind.KERNEL_PANIC
     # Without the device, the same status is QEMU's own failure.
     assert decide(COMPLETE[:3], exit_status=3) is StatusKind.QEMU_FAILED
+    # QEMU refusing to start exits 1 too, with no console output: QEMU's failure.
+    refused = with_device([], 1)
+    assert refused.kind is StatusKind.QEMU_FAILED
+    # BENCH_END, then a failure status: the kernel said it failed.
+    after_end = with_device(COMPLETE, 3)
+    assert after_end.kind is StatusKind.INCOMPLETE
+    assert "printed BENCH_END, then reported failure" in after_end.reason

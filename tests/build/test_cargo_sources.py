@@ -123,3 +123,15 @@ def test_unreadable_cargo_config_names_the_file(tmp_path: Path) -> None:
     crate = _kernel(tmp_path, "[source.crates-io\n")
     with pytest.raises(SetupError, match=r"cannot read cargo configuration .*config\.toml"):
         cargo_sources.kernel_replacement(crate)
+
+
+def test_a_kernel_source_folder_lacking_locked_crates_is_named(tmp_path: Path) -> None:
+    """Not cargo's bare 'no matching package': which folder, which crates, the fix."""
+    std = _crates(tmp_path / "std-vendor", "cfg-if-1.0.4")
+    crate = _kernel(tmp_path, DIRECTORY_SOURCE, LOCK_WITH_ARRAYVEC)  # ../third_party missing
+    with pytest.raises(SetupError) as caught:
+        cargo_sources.offline_source_args(crate, crate / "Cargo.lock", std)
+    assert "third_party (the folder does not exist), which lacks arrayvec-0.7.6" in (
+        caught.value.message
+    )
+    assert caught.value.hint is not None and "librust-" in caught.value.hint
