@@ -10,4 +10,8 @@ fn main() {
     println!("cargo::rustc-link-arg=-T{dir}/linker.ld");
     println!("cargo::rustc-link-arg=-zmax-page-size=0x1000");
     println!("cargo::rustc-link-arg=--build-id=none");
+    // A multiboot loader jumps to the ELF entry (src/boot.rs); PVH uses its note.
+    if std::env::var_os("CARGO_FEATURE_BOOT_MULTIBOOT").is_some() {
+        println!("cargo::rustc-link-arg=--entry=multiboot_start32");
+    }
 }

@@ -1,10 +1,22 @@
-//! PVH entry: QEMU (`-kernel kernel.elf`) finds XEN_ELFNOTE_PHYS32_ENTRY in
-//! .note.Xen, loads the ELF at its physical addresses and jumps to
-//! `pvh_start32` in 32-bit protected mode, paging off, with %ebx pointing at
-//! the `hvm_start_info` block.  The trampoline zeroes .bss, identity-maps the
-//! first GiB with 2 MiB pages, enables PAE and long mode, loads a 64-bit GDT
-//! and calls `kernel_main(start_info)` on the boot stack.
+//! Two ways in, one trampoline.
+//!
+//! PVH (the default build): QEMU (`-kernel kernel.elf`) finds
+//! XEN_ELFNOTE_PHYS32_ENTRY in .note.Xen, loads the ELF at its physical
+//! addresses and jumps to `pvh_start32` in 32-bit protected mode, paging off,
+//! with %ebx pointing at the `hvm_start_info` block.
+//!
+//! Multiboot (feature `boot-multiboot`): the image carries a multiboot1 header
+//! instead of the PVH note.  QEMU's multiboot loader enters
+//! `multiboot_start32` (the ELF entry) in the same state, with %eax =
+//! 0x2BADB002 and %ebx pointing at the multiboot info; it checks %eax and goes
+//! on into `pvh_start32`.  QEMU's loader refuses an x86-64 ELF, so the image
+//! boots from a copy whose e_machine says i386 (EM_386), as Kevlar's does.
+//!
+//! The trampoline zeroes .bss, identity-maps the first GiB with 2 MiB pages,
+//! enables PAE and long mode, loads a 64-bit GDT and calls
+//! `kernel_main(boot_info)` on the boot stack.
 
+#[cfg(not(feature = "boot-multiboot"))]
 core::arch::global_asm!(
     r#"
     .section .note.Xen, "a", @note
@@ -15,14 +27,54 @@ core::arch::global_asm!(
     .asciz "Xen"
     .p2align 2
     .quad pvh_start32
+    .text
+"#,
+    options(att_syntax)
+);
 
+// The multiboot1 header: QEMU looks for it in the first 8 KiB of the file,
+// 4-byte aligned (linker.ld puts .multiboot first, at file offset 0x1000).
+// Flags: bit 1, memory information wanted.  No bit 16 (the a.out kludge):
+// QEMU then loads the image as an ELF, by its program headers.
+#[cfg(feature = "boot-multiboot")]
+core::arch::global_asm!(
+    r#"
+    .set MULTIBOOT_MAGIC, 0x1BADB002
+    .set MULTIBOOT_FLAGS, 0x00000002
+    .section .multiboot, "a", @progbits
+    .p2align 2
+    .long MULTIBOOT_MAGIC
+    .long MULTIBOOT_FLAGS
+    .long -(MULTIBOOT_MAGIC + MULTIBOOT_FLAGS)
+
+    .section .text.boot, "ax", @progbits
+    .code32
+    .global multiboot_start32
+multiboot_start32:
+    cmp $0x2BADB002, %eax       /* a multiboot loader started us */
+    je pvh_start32              /* %ebx: the multiboot info */
+    mov $0xf4, %dx              /* anything else: exit as a panic does */
+    mov $1, %eax
+    out %eax, %dx
+1:
+    cli
+    hlt
+    jmp 1b
+    .code64
+    .text
+"#,
+    options(att_syntax)
+);
+
+core::arch::global_asm!(
+    r#"
     .section .text.boot, "ax", @progbits
     .code32
     .global pvh_start32
 pvh_start32:
     cli
     cld
-    mov %ebx, %esi              /* hvm_start_info, kept for kernel_main */
+    mov %ebx, %esi              /* boot info (PVH or multiboot), for kernel_main */
 
     mov $__bss_start, %edi      /* zero .bss: page tables, stacks, statics */
     mov $__bss_end, %ecx
@@ -75,7 +127,7 @@ pvh_start64:
     mov %ax, %gs
     mov $boot_stack_top, %rsp
     xor %ebp, %ebp
-    mov %esi, %edi              /* kernel_main(start_info) */
+    mov %esi, %edi              /* kernel_main(boot_info) */
     call kernel_main
 2:
     cli
@@ -131,6 +183,7 @@ pub fn boot_stack() -> (u64, u64) {
 }
 
 /// The PVH `hvm_start_info` block QEMU hands over (only what we read).
+#[cfg(not(feature = "boot-multiboot"))]
 #[repr(C)]
 struct StartInfo {
     magic: u32,
@@ -141,11 +194,14 @@ struct StartInfo {
     cmdline_paddr: u64,
 }
 
+#[cfg(not(feature = "boot-multiboot"))]
 static_assertions::const_assert_eq!(core::mem::offset_of!(StartInfo, cmdline_paddr), 24);
 
+#[cfg(not(feature = "boot-multiboot"))]
 const START_INFO_MAGIC: u32 = 0x336e_c578;
 
 /// The kernel command line (`qemu -append`), empty when there is none.
+#[cfg(not(feature = "boot-multiboot"))]
 pub fn cmdline(start_info: u32) -> &'static [u8] {
     if start_info == 0 {
         return &[];
@@ -157,8 +213,64 @@ pub fn cmdline(start_info: u32) -> &'static [u8] {
         if info.magic != START_INFO_MAGIC || info.cmdline_paddr == 0 {
             return &[];
         }
-        let start = info.cmdline_paddr as usize as *const u8;
-        let mut len = 0;
+        c_string(info.cmdline_paddr)
+    }
+}
+
+/// The start of the multiboot info block (only what we read).
+#[cfg(feature = "boot-multiboot")]
+#[repr(C)]
+struct MultibootInfo {
+    flags: u32,
+    mem_lower: u32,
+    mem_upper: u32,
+    boot_device: u32,
+    cmdline: u32,
+}
+
+#[cfg(feature = "boot-multiboot")]
+static_assertions::const_assert_eq!(core::mem::offset_of!(MultibootInfo, cmdline), 16);
+
+/// Multiboot info flags bit 2: `cmdline` is valid.
+#[cfg(feature = "boot-multiboot")]
+const MULTIBOOT_INFO_CMDLINE: u32 = 1 << 2;
+
+/// The kernel command line (`qemu -append`), empty when there is none.  A
+/// multiboot loader's command line starts with the image's file name (QEMU
+/// and GRUB both put it there); that word is dropped.
+#[cfg(feature = "boot-multiboot")]
+pub fn cmdline(multiboot_info: u32) -> &'static [u8] {
+    if multiboot_info == 0 {
+        return &[];
+    }
+    // SAFETY: QEMU's multiboot loader put the info block at 0x9000 and the
+    // command line just past the image's .bss; the boot page tables
+    // identity-map both and the kernel never writes there.
+    let line = unsafe {
+        let info = &*(multiboot_info as usize as *const MultibootInfo);
+        if info.flags & MULTIBOOT_INFO_CMDLINE == 0 || info.cmdline == 0 {
+            return &[];
+        }
+        c_string(u64::from(info.cmdline))
+    };
+    let line = line.trim_ascii_start();
+    let name_end = line
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(line.len());
+    line[name_end..].trim_ascii_start()
+}
+
+/// The NUL-terminated string at physical address `paddr` (at most 4 KiB).
+///
+/// # Safety
+/// `paddr` must be identity-mapped memory that nothing writes while the
+/// kernel runs.
+unsafe fn c_string(paddr: u64) -> &'static [u8] {
+    let start = paddr as usize as *const u8;
+    let mut len = 0;
+    // SAFETY: the caller's promise; the loop stops at the NUL or 4 KiB.
+    unsafe {
         while len < 4096 && *start.add(len) != 0 {
             len += 1;
         }

@@ -1,7 +1,7 @@
-//! A small bootable x86_64 kernel: PVH boot under QEMU, benchmarks of its
-//! own, the BENCH protocol on COM1, power-off through isa-debug-exit.  The
-//! safety profile (a cargo feature) changes the code that runs: see
-//! profile.rs and README.md.
+//! A small bootable x86_64 kernel: PVH (or multiboot) boot under QEMU,
+//! benchmarks of its own, the BENCH protocol on COM1, power-off through
+//! isa-debug-exit.  The safety profile (a cargo feature) changes the code
+//! that runs: see profile.rs and README.md.
 #![no_std]
 #![no_main]
 #![feature(cfg_overflow_checks)]
@@ -35,12 +35,12 @@ const INIT_SCRIPT: &str = match option_env!("INIT_SCRIPT") {
 };
 
 #[no_mangle]
-extern "C" fn kernel_main(start_info: u32) -> ! {
+extern "C" fn kernel_main(boot_info: u32) -> ! {
     serial::init();
     idt::init();
     paging::init();
     task::init();
-    let cmdline = core::str::from_utf8(boot::cmdline(start_info)).unwrap_or("");
+    let cmdline = core::str::from_utf8(boot::cmdline(boot_info)).unwrap_or("");
     println!(
         "demo-kernel: profile {}, overflow checks {}, init '{INIT_SCRIPT}', cmdline '{cmdline}'",
         profile::PROFILE.name(),
