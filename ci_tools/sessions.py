@@ -75,7 +75,7 @@ def register(config: str | Path = "ci_tools.toml") -> None:
     def bench_linux(session: nox.Session) -> None:
         """Benchmark a stock Linux guest under QEMU, the reference; args go to `bench linux`."""
         _ci_tools(session, "setup")
-        _ci_tools(session, "bench", "linux", *session.posargs)
+        _ci_tools(session, "bench", "linux", "--config", cfg, *session.posargs)
 
     @nox.session(name="bench-host", python=False, tags=["bench"])
     def bench_host(session: nox.Session) -> None:
@@ -111,7 +111,9 @@ def register(config: str | Path = "ci_tools.toml") -> None:
     if matrix.linux.kernel is not None:
         linux += ["--kernel", str(matrix.linux.kernel)]
     files = [f"{BENCH_ALL_DIR}/{p.name}.json" for p in matrix.profiles]
-    runs = [("bench", "linux", *linux, "--output", f"{BENCH_ALL_DIR}/linux.json")] + [
+    runs = [
+        ("bench", "linux", "--config", cfg, *linux, "--output", f"{BENCH_ALL_DIR}/linux.json")
+    ] + [
         ("bench", "profile", p.name, "--config", cfg, "--output", f)
         for p, f in zip(matrix.profiles, files, strict=True)
     ]

@@ -17,6 +17,7 @@ import nox.registry
 import pytest
 
 from ci_tools import config, sessions
+from ci_tools.cli import build_parser
 
 from conftest import FIXTURES, REPO
 
@@ -125,9 +126,12 @@ def test_bench_all_runs_linux_and_every_profile_then_the_cost_table(
     cfg = str(REPO / "ci_tools.toml")
     out = sessions.BENCH_ALL_DIR
     assert session.commands[0] == [
-        "-m", "ci_tools", "bench", "linux", "--cmdline", "console=ttyS0 quiet panic=-1",
-        "--output", f"{out}/linux.json", "--quick",
+        "-m", "ci_tools", "bench", "linux", "--config", cfg,
+        "--cmdline", "console=ttyS0 quiet panic=-1", "--output", f"{out}/linux.json", "--quick",
     ]  # fmt: skip
+    # Every command is one the real command line accepts.
+    for command in session.commands:
+        build_parser().parse_args(command[2:])
     profiles = ("fortress", "balanced", "performance", "ludicrous")
     assert session.commands[1:5] == [
         ["-m", "ci_tools", "bench", "profile", p, "--config", cfg, "--output", f"{out}/{p}.json",

@@ -377,6 +377,12 @@ def run_guest(
         )  # fmt: skip
         if outcome.ports:
             output.info(f"{label}: forwarded ports (guest->host) {outcome.ports}")
+        if target.exit_device is not None and outcome.console.ending is Ending.STOPPED_AFTER_END:
+            output.warn(
+                f"{label}: the guest did not power QEMU off through the configured exit device "
+                f"(iobase {target.exit_device.iobase:#x}); it was stopped "
+                f"{limits.grace_after_end:g} s after BENCH_END: check exit_device in the config"
+            )
         output.phase(f"{label}: {outcome.status.kind.value} in {outcome.console.wall_s:.1f} s")
         if not outcome.status.complete:
             status = Status(

@@ -79,6 +79,7 @@ def add_bench(sub: Subparsers) -> None:
     bench = sub.add_parser("bench", help="run the benchmarks and write a result file")
     targets = bench.add_subparsers(dest="target", required=True, parser_class=Parser)
     linux = targets.add_parser("linux", help="boot a stock Linux kernel under QEMU")
+    config_option(linux)
     _bench_options(linux, guest=True)
     host = targets.add_parser("host", help="run the bench binary natively on this machine")
     _bench_options(host, guest=False)
@@ -123,8 +124,13 @@ def _run_bench(args: argparse.Namespace) -> int:
         if args.target == "profile":
             result = targets.run_bench(config.load(args.config), args.name, options, overrides)
         else:
-            # The config's [linux] guest when there is a config here.
-            loaded = config.load(check_paths=False) if config.default_path().exists() else None
+            # The config's [linux] guest: the one named, else the one here if there is one.
+            if args.config is not None:
+                loaded = config.load(args.config, check_paths=False)
+            elif config.default_path().exists():
+                loaded = config.load(check_paths=False)
+            else:
+                loaded = None
             result = targets.run_linux_bench(loaded, options, overrides)
     print(run_table(result))
     print(f"\nresult: {result.path}")
