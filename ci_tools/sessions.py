@@ -111,22 +111,28 @@ def register(config: str | Path = "ci_tools.toml") -> None:
     if matrix.linux.kernel is not None:
         linux += ["--kernel", str(matrix.linux.kernel)]
     files = [f"{BENCH_ALL_DIR}/{p.name}.json" for p in matrix.profiles]
-    runs = [
-        ("bench", "linux", "--config", cfg, *linux, "--output", f"{BENCH_ALL_DIR}/linux.json")
-    ] + [
+    # The Linux reference is worth a boot when it runs the profiles' benchmarks: ci_tools'
+    # bench.c, or the kernel's own bench given as [linux] binary.  Kernels whose bench is
+    # built in, with no such binary, are only set against each other.
+    reference = matrix.linux.binary is not None or any(
+        p.bench is None or p.bench.suite == "ci_tools" for p in matrix.profiles
+    )
+    reference_file = f"{BENCH_ALL_DIR}/linux.json"
+    runs: list[tuple[str, ...]] = [
         ("bench", "profile", p.name, "--config", cfg, "--output", f)
         for p, f in zip(matrix.profiles, files, strict=True)
     ]
+    if reference:
+        runs.insert(0, ("bench", "linux", "--config", cfg, *linux, "--output", reference_file))
+    cost = ["cost", *(["--reference", reference_file] if reference else []), *files]
 
     @nox.session(name="bench-all", python=False, tags=["bench"])
     def bench_all(session: nox.Session) -> None:
-        """Every profile and the Linux reference, same args for all, then the cost table."""
+        """Every profile (and the Linux reference when it runs their benchmarks), same args
+        for all, then the cost table."""
         for run in runs:
             _ci_tools(session, *run, *session.posargs)
-        _ci_tools(
-            session, "cost", "--reference", f"{BENCH_ALL_DIR}/linux.json", *files,
-            "--markdown", f"{BENCH_ALL_DIR}/cost.md",
-        )  # fmt: skip
+        _ci_tools(session, *cost, "--markdown", f"{BENCH_ALL_DIR}/cost.md")
 
     @nox.session(name="compare", python=False, tags=["bench"])
     def compare(session: nox.Session) -> None:

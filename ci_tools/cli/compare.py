@@ -73,7 +73,9 @@ def add_cost(sub: Subparsers) -> None:
     parser = sub.add_parser(
         "cost", help="each profile's medians against the fastest profile and the Linux guest"
     )
-    parser.add_argument("--reference", type=Path, required=True, help="the Linux guest's result")
+    parser.add_argument(
+        "--reference", type=Path, help="the Linux guest's result (without: profiles only)"
+    )
     parser.add_argument("files", nargs="+", type=Path, help="one result file per profile")
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write GitHub markdown")
     parser.add_argument(
@@ -87,9 +89,8 @@ def _cost(args: argparse.Namespace) -> int:
     from ci_tools.report import tables
     from ci_tools.results import store
 
-    table = cost.cost_table(
-        store.load(args.reference), [store.load(p) for p in args.files], force=args.force
-    )
+    reference = store.load(args.reference) if args.reference is not None else None
+    table = cost.cost_table(reference, [store.load(p) for p in args.files], force=args.force)
     print(tables.cost_text(table))
     _publish(tables.cost_markdown(table), args.markdown)
     return ExitCode.OK

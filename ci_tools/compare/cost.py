@@ -25,7 +25,7 @@ class CostRow:
 
 @dataclass(frozen=True, kw_only=True)
 class Cost:
-    reference: str
+    reference: str | None  # None: no reference guest to set the profiles against
     profiles: tuple[str, ...]
     rows: tuple[CostRow, ...]
     mode: str
@@ -38,13 +38,19 @@ def _profile_label(result: Result) -> str:
     return profile if profile else label(result)
 
 
-def cost_table(reference: Result, profiles: Sequence[Result], *, force: bool = False) -> Cost:
-    """Each profile's median per benchmark, to set against the fastest profile and Linux."""
+def cost_table(
+    reference: Result | None, profiles: Sequence[Result], *, force: bool = False
+) -> Cost:
+    """Each profile's median per benchmark, to set against the fastest profile and (with a
+    reference) Linux."""
     if not profiles:
         raise BadInputError("cost needs at least one profile result besides the reference")
     notes = []
     measured = {n for p in profiles for n in p.benchmark_names()}
-    if measured.isdisjoint(reference.benchmark_names()):
+    if reference is None:
+        everyone = list(profiles)
+        pairs = [(profiles[0], p) for p in profiles[1:]]
+    elif measured.isdisjoint(reference.benchmark_names()):
         # E.g. a kernel whose bench is built in, against Linux running bench.c:
         # nothing to set side by side, so the reference is left out, and said so.
         notes.append(
@@ -53,6 +59,7 @@ def cost_table(reference: Result, profiles: Sequence[Result], *, force: bool = F
         )
         everyone = list(profiles)
         pairs = [(profiles[0], p) for p in profiles[1:]]
+        reference = None
     else:
         everyone = [reference, *profiles]
         pairs = [(reference, p) for p in profiles]
@@ -60,7 +67,7 @@ def cost_table(reference: Result, profiles: Sequence[Result], *, force: bool = F
     names = list(dict.fromkeys(n for r in everyone for n in r.benchmark_names()))
     rows = []
     for name in names:
-        ref = per_boot(reference, name) if reference in everyone else None
+        ref = per_boot(reference, name) if reference is not None else None
         medians = tuple(s.median if (s := per_boot(p, name)) else None for p in profiles)
         rows.append(CostRow(benchmark=name, reference=ref.median if ref else None, medians=medians))
         missing = [_profile_label(r) for r in everyone if per_boot(r, name) is None]
@@ -70,10 +77,10 @@ def cost_table(reference: Result, profiles: Sequence[Result], *, force: bool = F
         if not r.status.complete:
             notes.append(f"{label(r)} is incomplete: {r.status.reason}")
     return Cost(
-        reference=reference.name,
+        reference=reference.name if reference is not None else None,
         profiles=tuple(_profile_label(p) for p in profiles),
         rows=tuple(rows),
-        mode=reference.setup.mode,
+        mode=profiles[0].setup.mode,
         forced=tuple(forced),
         notes=tuple(notes),
     )

@@ -228,31 +228,44 @@ def comparison_plain(comparison: Comparison) -> str:
 
 
 def _cost_rows(cost: Cost, markdown: bool) -> tuple[list[str], list[list[str]]]:
-    """One column per profile: median ns/iter, then (x fastest profile, x reference)."""
-    ref = md.text(cost.reference) if markdown else cost.reference
-    headers = ["benchmark", f"{ref} ns/iter"]
-    headers += [f"{md.text(p) if markdown else p} (vs fastest, vs {ref})" for p in cost.profiles]
+    """One column per profile: median ns/iter, then (x fastest profile[, x reference])."""
+    ref = None
+    if cost.reference is not None:
+        ref = md.text(cost.reference) if markdown else cost.reference
+    headers = ["benchmark"] + ([f"{ref} ns/iter"] if ref else [])
+    against = f"vs fastest, vs {ref}" if ref else "vs fastest"
+    headers += [f"{md.text(p) if markdown else p} ({against})" for p in cost.profiles]
     rows = []
     for row in cost.rows:
         name = md.code(row.benchmark) if markdown else row.benchmark
-        line = [name, ns(row.reference) if row.reference is not None else "—"]
+        line = [name]
+        if ref:
+            line.append(ns(row.reference) if row.reference is not None else "—")
         fastest = row.fastest
         for m in row.medians:
             if m is None:
                 line.append("—")
                 continue
             vs_fastest = f"{m / fastest:.2f}x" if fastest else "—"
-            vs_ref = f"{m / row.reference:.2f}x" if row.reference else "—"
-            line.append(f"{ns(m)} ({vs_fastest}, {vs_ref})")
+            if ref:
+                vs_ref = f"{m / row.reference:.2f}x" if row.reference else "—"
+                line.append(f"{ns(m)} ({vs_fastest}, {vs_ref})")
+            else:
+                line.append(f"{ns(m)} ({vs_fastest})")
         rows.append(line)
     return headers, rows
 
 
 def _cost_notes(cost: Cost) -> list[str]:
+    against = (
+        f", 'vs {cost.reference}' against the reference guest under the same QEMU"
+        if cost.reference
+        else ""
+    )
+    unit = " (virtual ns: about one guest instruction each)" if cost.mode == "deterministic" else ""
     out = [
-        f"Medians of per-boot medians, {cost.mode} mode; 'vs fastest' is against the fastest "
-        f"profile of that benchmark, 'vs {cost.reference}' against the reference guest under "
-        "the same QEMU."
+        f"Medians of per-boot medians, {cost.mode} mode{unit}; 'vs fastest' is against the "
+        f"fastest profile of that benchmark{against}."
     ]
     if cost.forced:
         out.append("COMPARED DESPITE DIFFERENCES (--force): " + "; ".join(cost.forced))

@@ -175,3 +175,18 @@ def test_names_that_could_carry_markdown_are_refused_by_the_schema() -> None:
     for name in ("bad`name|x", "@octocat", "x](http://e)"):
         with pytest.raises(BadInputError, match="does not match"):
             make({**suite(rng, 8), name: [1.0] * 8}, name="h.json")
+
+
+def test_cost_without_a_shared_reference_compares_the_profiles_only() -> None:
+    """A reference that measured other benchmarks (a kernel's built-in bench against
+    Linux running bench.c) is left out and said so; without one, no reference column."""
+    profiles = [fixture(f"profile-{p}.json") for p in ("fortress", "performance")]
+    alone = cost_table(None, profiles)
+    assert alone.reference is None
+    header = tables.cost_text(alone).splitlines()[2]
+    assert "ns/iter" not in header and "fortress (vs fastest)" in header
+    kernel_bench = make({"trap": [40.0, 40.0]})
+    other = cost_table(kernel_bench, profiles)
+    assert other.reference is None
+    assert any("measured none of the profiles' benchmarks" in note for note in other.notes)
+    assert [r.benchmark for r in other.rows] == [r.benchmark for r in alone.rows]
