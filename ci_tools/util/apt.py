@@ -93,7 +93,7 @@ def install(names: Sequence[str], *, minimum: Mapping[str, str] | None = None) -
     root = _as_root() if shutil.which("apt-get") is not None else None
     if root is None:
         raise SetupError(
-            f"missing system packages: {', '.join(names)}",
+            f"system packages to install (or upgrade): {', '.join(names)}",
             hint=f"sudo apt-get update && sudo {' '.join(command)}   (then run this again)",
         )
     if root:
