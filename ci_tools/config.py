@@ -44,7 +44,9 @@ ToolchainChoice = Literal["auto", "rustup", "debian"]
 GuestKind = Literal["linux", "kernel"]
 BootMethod = Literal["kernel", "multiboot-elf64"]
 BenchSuite = Literal["ci_tools", "kernel"]
-ArgsRoute = Literal["after-dashes", "cmdline", "none"]
+ArgsRoute = Literal["after-dashes", "cmdline", "build", "none"]
+# In a kernel build's env (args = "build"): replaced by the bench arguments.
+BENCH_ARGS_PLACEHOLDER = "{bench_args}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -359,6 +361,14 @@ def semantic_problems(
             message = (
                 f'{where}: build and image have no effect with guest = "linux" (the reference '
                 'Linux kernel is booted); remove them or use guest = "kernel"'
+            )
+        elif bench.get("args") == "build" and not any(
+            BENCH_ARGS_PLACEHOLDER in str(v)
+            for v in _table(_table(bench.get("build")).get("env")).values()
+        ):
+            message = (
+                f'{where}: args = "build" needs {BENCH_ARGS_PLACEHOLDER} in a build env value, '
+                f'e.g. env = {{ INIT_SCRIPT = "/bin/bench {BENCH_ARGS_PLACEHOLDER}" }}'
             )
         elif guest == "linux" and bench.get("suite") == "kernel":
             message = (

@@ -208,6 +208,17 @@ def test_boot_settings_that_cannot_work_are_named(tmp_path: Path) -> None:
     assert any("iosize" in p for p in problems)
 
 
+def test_args_from_the_build_need_a_place_in_its_env(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        '[profiles.b]\ntarget = "t"\nfeatures = []\n'
+        '[profiles.b.bench]\nguest = "kernel"\nargs = "build"\nsuite = "kernel"\n'
+        'build = { cargo = true, env = { INIT_SCRIPT = "/bin/bench" } }\n',
+    )
+    (problem,) = _problems(path)
+    assert 'args = "build" needs {bench_args} in a build env value' in problem
+
+
 def test_problem_of_the_bench_defaults_is_reported_once(tmp_path: Path) -> None:
     path = write_config(
         tmp_path,

@@ -96,7 +96,7 @@ def boot_cmdline(
     line is expected to ignore ``name=value`` words too).
     """
     pad = f" {PAD_ARGUMENT}={'x' * boot_index}" if boot_index else ""
-    if not bench_args or route == "none":
+    if not bench_args or route in ("none", "build"):  # build: they are in the kernel's init
         return f"{base}{pad}".strip()
     if route == "cmdline":
         return f"{base}{pad} {' '.join(bench_args)}".strip()
@@ -281,7 +281,9 @@ def _boot_with_retries(
         attempts.append(outcome.status)
 
 
-def _accelerator(options: BenchOptions, kernel: Path) -> tuple[str, str]:
+def choose_accelerator(options: BenchOptions, kernel: Path) -> tuple[str, str]:
+    """(accelerator, reason): TCG for deterministic mode, else what ``--accel`` and a KVM
+    test boot of ``kernel`` (a Linux kernel) say."""
     if options.mode is Mode.DETERMINISTIC and options.accel == "auto":
         # -icount exists only under TCG; don't let a working KVM turn the mode down.
         return "tcg", "deterministic mode runs under TCG (-icount)"
@@ -311,7 +313,9 @@ def run_guest(
         output.phase(f"{target.name}: preparing bench binary")
         binary = _bench_binary(options)
         initrd, initrd_sha = _write_initramfs(binary)
-    accelerator, accel_reason = _accelerator(options, target.kvm_probe_kernel or target.kernel)
+    accelerator, accel_reason = choose_accelerator(
+        options, target.kvm_probe_kernel or target.kernel
+    )
     quick = options.quick if options.quick is not None else accelerator == "tcg"
     mode = options.mode or (Mode.DETERMINISTIC if accelerator == "tcg" else Mode.WALLCLOCK)
     limits = default_limits(accelerator, quick, options)

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_tools import output
-from ci_tools.bench.run import BenchOptions, GuestTarget, refuse_unpassable, run_guest
+from ci_tools.bench.run import (
+    BenchOptions,
+    GuestTarget,
+    bench_arguments,
+    choose_accelerator,
+    refuse_unpassable,
+    run_guest,
+)
 from ci_tools.boot.ports import Forward
 from ci_tools.build import linux_guest
 from ci_tools.build.kernel import build_image
@@ -101,12 +108,12 @@ def _linux_kernel(linux: LinuxGuest, override: Path | None) -> Path:
 
 
 def _profile_kernel(
-    config: Config, profile: Profile, spec: BenchSpec, override: Path | None
+    config: Config, profile: Profile, spec: BenchSpec, override: Path | None, bench_args: str
 ) -> Path:
     if override is not None:
         return override
     if spec.build is not None:
-        return build_image(config, profile)
+        return build_image(config, profile, bench_args=bench_args)
     assert spec.image is not None  # the config's validation guarantees it
     if not spec.image.is_file():
         raise SetupError(
@@ -126,8 +133,11 @@ def _kvm_probe_kernel(config: Config) -> Path | None:
         return None
 
 
-def guest_target(config: Config, name: str, overrides: Overrides = Overrides()) -> GuestTarget:
-    """The QEMU guest that benchmarks profile ``name`` (builds its kernel if it has to)."""
+def guest_target(
+    config: Config, name: str, overrides: Overrides = Overrides(), *, bench_args: str = ""
+) -> GuestTarget:
+    """The QEMU guest that benchmarks profile ``name`` (builds its kernel if it has to,
+    with ``bench_args`` in its init when the profile's args = "build")."""
     profile = config.profile(name)
     spec = bench_spec(config, profile)
     if spec.guest == "linux":
@@ -135,7 +145,7 @@ def guest_target(config: Config, name: str, overrides: Overrides = Overrides()) 
         base = _first(overrides.cmdline, spec.cmdline, config.linux.cmdline)
         machine = spec.machine or "pc"  # as bench-linux, so the two stay comparable
     else:
-        kernel = _profile_kernel(config, profile, spec, overrides.kernel)
+        kernel = _profile_kernel(config, profile, spec, overrides.kernel, bench_args)
         built = kernel  # what the result records: the image, not the copy QEMU boots
         if spec.boot == "multiboot-elf64":
             kernel = multiboot_copy(kernel)
@@ -206,7 +216,15 @@ def run_bench(
             f'{name}: --binary has no effect: the kernel runs its own bench (suite = "kernel")',
             hint='drop --binary, or set the profile\'s bench suite to "ci_tools"',
         )
-    target = guest_target(config, name, overrides)
+    bench_args = ""
+    if spec.args == "build":
+        # The arguments go into the kernel's init at build time: decide them (quick
+        # follows the accelerator) before building.
+        probe = _kvm_probe_kernel(config) or provision.ensure_guest_kernel()
+        accelerator, _ = choose_accelerator(options, probe)
+        quick = options.quick if options.quick is not None else accelerator == "tcg"
+        bench_args = " ".join(bench_arguments(options, quick))
+    target = guest_target(config, name, overrides, bench_args=bench_args)
     output.info(
         f"{name}: booting {target.kernel} with `{target.cmdline}` on machine {target.machine}"
     )

@@ -15,6 +15,7 @@ against booting a kernel built with another init:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -26,7 +27,7 @@ from typing import Any
 from ci_tools import output
 from ci_tools.build import cargo
 from ci_tools.build.toolchain import resolve
-from ci_tools.config import Config, KernelBuild, Profile
+from ci_tools.config import BENCH_ARGS_PLACEHOLDER, Config, KernelBuild, Profile
 from ci_tools.errors import BuildError, HarnessError
 from ci_tools.util import proc
 from ci_tools.util.files import write_atomic
@@ -205,12 +206,20 @@ def _command_build(config: Config, profile: Profile, build: KernelBuild) -> None
         )
 
 
-def build_image(config: Config, profile: Profile) -> Path:
-    """Build the profile's kernel image with its bench environment; return the image."""
+def with_bench_args(build: KernelBuild, bench_args: str) -> KernelBuild:
+    """The build whose env has ``{bench_args}`` replaced (args = "build"): the bench
+    arguments baked into the kernel's init, e.g. INIT_SCRIPT="/bin/bench --quick"."""
+    env = {k: v.replace(BENCH_ARGS_PLACEHOLDER, bench_args).strip() for k, v in build.env.items()}
+    return dataclasses.replace(build, env=env)
+
+
+def build_image(config: Config, profile: Profile, *, bench_args: str = "") -> Path:
+    """Build the profile's kernel image with its bench environment (and, where the env
+    asks for them, the bench arguments); return the image."""
     spec = profile.bench
     if spec is None or spec.build is None:
         raise HarnessError(f"profile {profile.name!r} has no kernel build")
-    build = spec.build
+    build = with_bench_args(spec.build, bench_args)
     script = build_script(config.kernel.manifest)
     check_rerun_declarations(config.kernel.manifest, build.env)
     if build.cargo:

@@ -59,3 +59,28 @@ def test_options_the_bench_cannot_take_are_refused_before_building(tmp_path: Pat
     assert run.returncode == ExitCode.BAD_INPUT, run.stderr
     assert "--rounds cannot reach this kernel's bench" in run.stderr
     assert "cargo build" not in run.stderr
+
+
+def test_arguments_baked_into_the_kernels_init_at_build_time(tmp_path: Path) -> None:
+    """args = "build": INIT_SCRIPT = "/bin/bench {bench_args}", as a kernel whose init
+    runs `sh -c "$INIT_SCRIPT"` needs; nothing on the command line, and the run did
+    exactly what was asked."""
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "ci_tools.toml").read_text()
+    text = text.replace('crate = "examples/kernel"', f'crate = "{repo / "examples" / "kernel"}"')
+    text = text.replace(
+        'env = { INIT_SCRIPT = "/bin/bench" }', 'env = { INIT_SCRIPT = "/bin/bench {bench_args}" }'
+    )
+    text = text.replace('args = "cmdline"', 'args = "build"')
+    config = tmp_path / "ci_tools.toml"
+    config.write_text(text)
+    out = tmp_path / "built.json"
+    run = run_cli(
+        "bench", "profile", "performance", "--config", str(config), "--quick",
+        "--rounds", "2", "--benchmarks", "copy", "-o", str(out),
+    )  # fmt: skip
+    assert run.returncode == ExitCode.OK, run.stderr
+    result = store.load(out)
+    assert result.benchmark_names() == ["copy"] and result.setup.rounds == 2
+    assert result.target.cmdline == ""  # the arguments were in the image, not on the line
+    assert "INIT_SCRIPT='/bin/bench --quick --rounds 2 copy'" in run.stderr

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ci_tools import config
 from ci_tools.build import kernel
 from ci_tools.errors import BuildError
 
@@ -114,3 +115,11 @@ def test_stamp_round_trip(tmp_path: Path, isolated_cache: Path) -> None:
     # The record lives beside the image (it travels with a cached target/), not in the cache.
     assert (tmp_path / "kernel.elf.ci_tools-build.json").is_file()
     assert not any(isolated_cache.rglob("*.json"))
+
+
+def test_bench_arguments_go_into_the_build_env_where_it_asks() -> None:
+    build = config.KernelBuild(cargo=True, env={"INIT_SCRIPT": "/bin/bench {bench_args}",
+                                                "LOG": "warn"})  # fmt: skip
+    baked = kernel.with_bench_args(build, "--quick --rounds 2 trap")
+    assert baked.env == {"INIT_SCRIPT": "/bin/bench --quick --rounds 2 trap", "LOG": "warn"}
+    assert kernel.with_bench_args(build, "").env["INIT_SCRIPT"] == "/bin/bench"
