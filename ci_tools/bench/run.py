@@ -363,7 +363,8 @@ def run_guest(
                            console_log=None)
             )  # fmt: skip
             break
-        command = outcome.command
+        if index == 0:  # the first boot's, as target.cmdline records the first boot's line
+            command = outcome.command
         if target.args == "none":
             # Nothing was passed: record what the bench says it did.
             observed_mode = outcome.parsed.mode or observed_mode
