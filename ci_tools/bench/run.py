@@ -32,6 +32,7 @@ from ci_tools.config import DEFAULT_CMDLINE, ArgsRoute, BenchSuite, ExitDevice
 from ci_tools.errors import BadInputError, CiToolsError, RunFailed
 from ci_tools.results.model import BootRecord, QemuSetup, Result, ResultBuilder, Setup, Target
 from ci_tools.results.store import save
+from ci_tools.util.files import write_atomic
 from ci_tools.util.paths import cache_dir, sha256_file
 
 CORE_BENCHMARKS = (
@@ -247,9 +248,7 @@ def _write_initramfs(binary: Path) -> tuple[Path, str]:
     digest = hashlib.sha256(data).hexdigest()
     path = cache_dir("initramfs") / f"{digest[:20]}.cpio"
     if not path.exists():
-        tmp = path.with_suffix(".partial")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_atomic(path, data)  # a unique temporary name: concurrent runs never collide
     return path, digest
 
 

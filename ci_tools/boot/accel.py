@@ -24,6 +24,7 @@ from ci_tools.boot.console import Ending, Limits, read_console
 from ci_tools.boot.outcome import KVM_FAILURE
 from ci_tools.boot.qemu import qemu_binary, qemu_version
 from ci_tools.errors import BadInputError, ExitCode, RunFailed
+from ci_tools.util.files import write_atomic
 from ci_tools.util.paths import cache_dir
 
 KVM_DEVICE = Path("/dev/kvm")
@@ -132,7 +133,7 @@ def kvm_verdict(kernel: Path) -> KvmVerdict:
         pass
     output.phase(f"probing KVM with a {PROBE_SECONDS:g} s test boot")
     verdict = probe_kvm(kernel)
-    path.write_text(json.dumps({"time": time.time(), "verdict": asdict(verdict)}))
+    write_atomic(path, json.dumps({"time": time.time(), "verdict": asdict(verdict)}))
     return verdict
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 from ci_tools import output
@@ -35,7 +36,11 @@ def build_bench(source: Path | None = None) -> Path:
         output.phase(f"bench binary up to date ({binary})")
         return binary
     output.phase(f"building {source.name} with {COMPILER}")
-    partial = binary.with_suffix(".partial")
+    # A name of this process's own: runs sharing the cache each build to theirs and
+    # rename into place (the same bytes), never moving another's file away.
+    fd, name = tempfile.mkstemp(dir=binary.parent, prefix=".bench.", suffix=".partial")
+    os.close(fd)
+    partial = Path(name)
     try:
         proc.run([compiler, *CFLAGS, "-o", str(partial), str(source)])
     except proc.CommandFailed as exc:
@@ -44,5 +49,6 @@ def build_bench(source: Path | None = None) -> Path:
             f"compiling {source} failed:\n{exc.output_tail}",
             hint="fix the compiler errors above; the source must build with musl-gcc -static",
         ) from exc
+    partial.chmod(0o755)
     os.replace(partial, binary)
     return binary

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from ci_tools import output
@@ -73,20 +75,29 @@ def fetch_debian_kernel() -> Path:
             f"apt knows none of {', '.join(META_PACKAGES)}",
             hint=f"run `apt-get update` first (as root), or set {ENV_VAR}=/path/to/vmlinuz",
         )
-    target = cache_dir("kernels", package)
-    existing = sorted(target.glob("boot/vmlinuz-*"))
-    if existing:
-        return existing[-1]
-    output.phase(f"downloading guest kernel package {package}")
-    download = cache_dir("downloads")
-    for old in download.glob("*.deb"):
-        old.unlink()
-    proc.run(["apt-get", "download", package], cwd=download)
-    debs = list(download.glob(f"{package}_*.deb"))
-    if not debs:
-        raise SetupError(f"apt-get download {package} produced no .deb file")
-    proc.run(["dpkg-deb", "-x", str(debs[0]), str(target)])
-    debs[0].unlink()
+    root = cache_dir("kernels")
+    target = root / package
+    # One download at a time: a second run waits here, then finds the first's kernel.
+    with open(root / ".fetch.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            output.info("waiting for another ci_tools run that is downloading the guest kernel")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        existing = sorted(target.glob("boot/vmlinuz-*"))
+        if existing:
+            return existing[-1]
+        output.phase(f"downloading guest kernel package {package}")
+        # Private folders, renamed into place whole: a reader never sees half a kernel,
+        # and no run removes another's download.
+        with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
+            proc.run(["apt-get", "download", package], cwd=Path(scratch))
+            debs = list(Path(scratch).glob(f"{package}_*.deb"))
+            if not debs:
+                raise SetupError(f"apt-get download {package} produced no .deb file")
+            staging = Path(scratch) / "tree"
+            proc.run(["dpkg-deb", "-x", str(debs[0]), str(staging)])
+            os.replace(staging, target)
     kernels = sorted(target.glob("boot/vmlinuz-*"))
     if not kernels:
         raise SetupError(f"{package} contains no boot/vmlinuz-*")
