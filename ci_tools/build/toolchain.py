@@ -78,6 +78,22 @@ class Toolchain:
         refuses a JSON target without it, and cargo before then refuses the flag."""
         return self.unstable_flags is not None and "json-target-spec" in self.unstable_flags
 
+    @classmethod
+    def probed(
+        cls,
+        kind: ToolchainKind,
+        *,
+        cargo: str,
+        bin_dir: Path,
+        env: Mapping[str, str],
+        found: RustcProbe,
+    ) -> Toolchain:
+        """The toolchain whose rustc (and the cargo beside it) answered ``found``."""
+        return cls(
+            kind=kind, cargo=cargo, bin_dir=bin_dir, sysroot=found.sysroot,
+            version=found.version, env=env, unstable_flags=found.unstable_flags,
+        )  # fmt: skip
+
     def has_target(self, triple: str) -> bool:
         """Whether the standard library for a built-in target is installed."""
         return (self.sysroot / "lib" / "rustlib" / triple / "lib").is_dir()
@@ -177,14 +193,8 @@ def _rustup_candidate(
     found = probe(str(bin_dir / "rustc"), {**env, "RUSTUP_AUTO_INSTALL": "0"}, kernel.workdir)
     if found is None:
         return None, f"{label} is not installed"
-    toolchain = Toolchain(
-        kind="rustup",
-        cargo=str(bin_dir / "cargo"),
-        bin_dir=bin_dir,
-        sysroot=found.sysroot,
-        version=found.version,
-        env=env,
-        unstable_flags=found.unstable_flags,
+    toolchain = Toolchain.probed(
+        "rustup", cargo=str(bin_dir / "cargo"), bin_dir=bin_dir, env=env, found=found
     )
     return toolchain, label
 
@@ -207,14 +217,8 @@ def _debian_candidate(
     found = probe(str(rustc), env, kernel.workdir)
     if found is None:
         return None, f"{label} ({rustc}) does not run"
-    toolchain = Toolchain(
-        kind="debian",
-        cargo=str(cargo),
-        bin_dir=DEBIAN_BIN,
-        sysroot=found.sysroot,
-        version=found.version,
-        env=env,
-        unstable_flags=found.unstable_flags,
+    toolchain = Toolchain.probed(
+        "debian", cargo=str(cargo), bin_dir=DEBIAN_BIN, env=env, found=found
     )
     return toolchain, label
 
@@ -253,14 +257,8 @@ def _custom_candidate(
     found = probe(rustc, env, kernel.workdir)
     if found is None:
         return None, f"{label}: its rustc ({rustc}) does not run"
-    toolchain = Toolchain(
-        kind="custom",
-        cargo=cargo,
-        bin_dir=Path(cargo).parent,
-        sysroot=found.sysroot,
-        version=found.version,
-        env=env,
-        unstable_flags=found.unstable_flags,
+    toolchain = Toolchain.probed(
+        "custom", cargo=cargo, bin_dir=Path(cargo).parent, env=env, found=found
     )
     return toolchain, label
 
