@@ -39,7 +39,8 @@ def test_two_setup_commands() -> None:
         capture_output=True, text=True, check=True,
     ).stdout.splitlines()  # fmt: skip
     assert extracted == commands
-    assert (
-        "mapfile -t commands < <(.ci/readme-commands README.md)"
-        in (REPO / ".ci" / "run").read_text()
-    )
+    ci_run = (REPO / ".ci" / "run").read_text()
+    assert "mapfile -t commands < <(.ci/readme-commands README.md)" in ci_run
+    # CI runs exactly the README's test command (and the main job), in a fresh root.
+    assert f"readme_tests='{commands[1]}'" in ci_run
+    assert f"readme_main='{commands[0]}'" in ci_run
