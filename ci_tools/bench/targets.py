@@ -3,13 +3,15 @@
 A profile's bench table says which kernel boots:
 
 - ``guest = "linux"``: the reference Linux guest, with the profile's safety
-  setting appended to the command line (``cmdline_extra``).  ci_tools' demo
-  uses this: ``bench-all`` then measures what real safety features cost.
+  setting appended to the command line (``cmdline_extra``).
 - ``guest = "kernel"``: the profile's own kernel image, built first (with
   the stale-kernel checks of ``build.kernel``) when the table has a
-  ``build``.  The image gets ci_tools' bench initramfs as ``-initrd`` and the
-  bench arguments after ``--`` on its command line; a kernel that embeds its
-  own init (Kevlar's ``INIT_SCRIPT=/bin/bench``) ignores the initramfs.
+  ``build``, and booted as the table says (``boot``, ``cpu``, ``memory``,
+  ``exit_device``).  With ``suite = "ci_tools"`` it gets ci_tools' bench
+  initramfs; with ``suite = "kernel"`` its own built-in bench runs (the demo
+  kernel, Kevlar's ``INIT_SCRIPT=/bin/bench``).  ``args`` says how the bench
+  arguments reach that bench: after ``--``, on the command line, baked into
+  the build (``{bench_args}``), or not at all.
 """
 
 from __future__ import annotations
