@@ -104,9 +104,17 @@ def boot_cmdline(
     return f"{base}{pad} -- {' '.join(bench_args)}".strip()
 
 
-def refuse_unpassable(name: str, route: ArgsRoute, options: BenchOptions) -> None:
-    """A bench that takes no arguments cannot honour options that need them: say so
-    before building and booting, instead of recording a run that did something else."""
+def refuse_unpassable(
+    name: str, route: ArgsRoute, options: BenchOptions, suite: BenchSuite = "ci_tools"
+) -> None:
+    """Options the bench cannot honour, refused before building and booting instead of
+    recording a run that did something else: --binary for a kernel that runs its own
+    bench, and any argument for a bench that takes none."""
+    if suite == "kernel" and options.binary is not None:
+        raise BadInputError(
+            f'{name}: --binary has no effect: the kernel runs its own bench (suite = "kernel")',
+            hint='drop --binary, or set the profile\'s bench suite to "ci_tools"',
+        )
     if route != "none":
         return
     asked = [
@@ -297,16 +305,10 @@ def run_guest(
 ) -> Result:
     collected = ResultBuilder()
     out = options.output or default_output(target.name)
-    refuse_unpassable(target.name, target.args, options)
+    refuse_unpassable(target.name, target.args, options, target.suite)
     initrd: Path | None = None
     initrd_sha: str | None = None
     if target.suite == "kernel":
-        if options.binary is not None:
-            raise BadInputError(
-                f"{target.name}: --binary has no effect: the kernel runs its own bench "
-                '(suite = "kernel")',
-                hint='drop --binary, or set the profile\'s bench suite to "ci_tools"',
-            )
         binary = target.image or target.kernel  # the bench is the one built into the image
     else:
         output.phase(f"{target.name}: preparing bench binary")

@@ -212,12 +212,7 @@ def run_bench(
 ) -> Result:
     _ensure_tools(options)
     spec = bench_spec(config, config.profile(name))
-    refuse_unpassable(name, spec.args, options)
-    if spec.suite == "kernel" and options.binary is not None:
-        raise BadInputError(
-            f'{name}: --binary has no effect: the kernel runs its own bench (suite = "kernel")',
-            hint='drop --binary, or set the profile\'s bench suite to "ci_tools"',
-        )
+    refuse_unpassable(name, spec.args, options, spec.suite)
     bench_args = ""
     if spec.args == "build":
         # The arguments go into the kernel's init at build time: decide them (quick

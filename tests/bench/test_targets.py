@@ -114,6 +114,9 @@ def test_options_a_bench_without_arguments_cannot_take_are_refused() -> None:
     with pytest.raises(BadInputError) as caught:
         run.refuse_unpassable("kevlar", "none", run.BenchOptions(rounds=2, benchmarks=("getpid",)))
     assert "--rounds, --benchmarks cannot reach this kernel's bench" in caught.value.message
+    with pytest.raises(BadInputError, match="--binary has no effect"):
+        run.refuse_unpassable("demo", "cmdline", run.BenchOptions(binary=Path("b")), "kernel")
+    run.refuse_unpassable("linux", "after-dashes", run.BenchOptions(binary=Path("b")))
 
 
 KEVLAR_DEFAULTS = [
