@@ -6,7 +6,11 @@ target spec (about half a minute each) and then reused.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,6 +69,41 @@ def test_detected_toolchain_can_build_core() -> None:
     found = toolchain.resolve(demo)
     assert found.has_rust_src
     assert found.kind == "rustup" or found.env["RUSTC_BOOTSTRAP"] == "1"
+
+
+def _metadata(cargo: str, crate: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [cargo, "metadata", "--offline", "--format-version", "1",
+         "--manifest-path", str(crate / "Cargo.toml")],
+        cwd=crate, env={**os.environ, **env}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_rustup_path_takes_the_kernel_dependency_from_the_kernel_own_source_config(
+    tmp_path: Path,
+) -> None:
+    """On the rustup path ci_tools adds no source flags of its own: the kernel's
+    ``.cargo/config.toml`` (crates-io replaced by Debian's packaged crates) is what
+    resolves static_assertions, with an empty CARGO_HOME and no network."""
+    demo = config.load(DEMO_CONFIG)
+    rustup_only = dataclasses.replace(demo.kernel, toolchain="rustup")
+    try:
+        found = toolchain.detect(rustup_only, [])
+    except Exception as exc:  # noqa: BLE001 - any reason rustup is unusable here
+        pytest.skip(f"no rustup toolchain here: {exc}")
+    assert found.kind == "rustup"
+    assert found.config_args == ()  # nothing of ours between cargo and the kernel's config
+    shutil.copytree(DEMO_CRATE, tmp_path / "kernel", ignore=shutil.ignore_patterns("target"))
+    env = {**found.env, **demo.kernel.env, "CARGO_HOME": str(tmp_path / "cargo-home"),
+           "CARGO_TARGET_DIR": str(tmp_path / "target")}  # fmt: skip
+    done = _metadata(found.cargo, tmp_path / "kernel", env)
+    assert done.returncode == 0, done.stderr
+    packages = {p["name"]: p for p in json.loads(done.stdout)["packages"]}
+    assert packages["static_assertions"]["manifest_path"].startswith("/usr/share/cargo/registry/")
+    # Without the kernel's source configuration the same offline resolution fails,
+    # so it was that configuration, not a cache of ours, that supplied the crate.
+    (tmp_path / "kernel" / ".cargo" / "config.toml").unlink()
+    assert _metadata(found.cargo, tmp_path / "kernel", env).returncode != 0
 
 
 @pytest.mark.parametrize("profile", ["fortress", "ludicrous"])  # one per target spec
