@@ -25,7 +25,11 @@ threshold t and L = log(1 + t):
    than the same factor, head/base < 1 / (1 + t): the mirror image in log
    space, so swapping base and head swaps the two).  **no change**: the
    upper end below L (shown *not* slower by t or more: an equivalence
-   claim; a slowdown shown but within t says so in its note).
+   claim; a slowdown shown but within t says so in its note), provided t
+   is not a noise floor of the base beyond ``MAX_NOISE_THRESHOLD`` (15 %
+   deterministic, 50 % wall-clock; a configured minimum effect or a stored
+   calibration is a deliberate choice and is not capped): "not slower by
+   176 %" is no claim worth a green check.
    **inconclusive**: anything else, neither could be shown.
 4. Wall-clock mode: the boots of one run share that run's load, and on a
    shared runner the next run of the same kernel may be far slower (on the
@@ -65,6 +69,11 @@ DEFAULT_ALPHA = 0.01
 # floor.  Wall-clock runs move 20-40 % (and more) between runs of the same
 # code, hence the much larger default there, and a calibration on top.
 DEFAULT_MIN_EFFECT = {"deterministic": 0.01, "wallclock": 0.25}
+# The largest threshold a "no change" is claimed at when the noise floor, not the
+# config, set it.  A noisy base may raise the bar for a regression as far as it
+# must, but "not slower by 176 %" (a wall-clock stat at 8 boots) is no news a
+# reviewer can use: such a row is inconclusive unless a regression is shown.
+MAX_NOISE_THRESHOLD = {"deterministic": 0.15, "wallclock": 0.50}
 
 
 def _partial_note(result: Result, name: str, side: Side | None, which: str) -> str:
@@ -117,6 +126,7 @@ class _Pending:
     min_effect: float
     stored_floor: float | None  # from a calibration
     source: ThresholdSource
+    mode: str
     uncalibrated_wallclock: bool = False
     notes: tuple[str, ...] = ()
 
@@ -273,8 +283,8 @@ def _rows_of_pair(
         pending.append(
             _Pending(
                 benchmark=name, base_label=bl, head_label=hl, base=b, head=h,
-                min_effect=min_effect, stored_floor=stored, source=source, notes=tuple(notes),
-                uncalibrated_wallclock=wallclock and stored is None,
+                min_effect=min_effect, stored_floor=stored, source=source, mode=mode,
+                notes=tuple(notes), uncalibrated_wallclock=wallclock and stored is None,
             )
         )  # fmt: skip
 
@@ -333,6 +343,12 @@ def _threshold(
     return floor, source
 
 
+def _no_change_cap(item: _Pending) -> float:
+    """The largest threshold "no change" is claimed at: the mode's cap, or the configured one."""
+    cap = MAX_NOISE_THRESHOLD.get(item.mode, max(MAX_NOISE_THRESHOLD.values()))
+    return max(cap, item.min_effect)
+
+
 def _decide(item: _Pending, per_row: float, noise_boots: int | None) -> Row:
     """The verdict of one row from its exact interval at level ``per_row`` (see the module)."""
     base, head = item.base, item.head
@@ -359,6 +375,13 @@ def _decide(item: _Pending, per_row: float, noise_boots: int | None) -> Row:
         elif interval.high < -limit:
             verdict = Verdict.IMPROVEMENT
             reason = f"{_percent(est)} (at least {-math.expm1(interval.high):.1%})"
+        elif interval.high < limit and source == "noise" and threshold > _no_change_cap(item):
+            verdict = Verdict.INCONCLUSIVE
+            reason = (
+                f"{_percent(est)} estimated; within the {threshold:.1%} threshold its noise "
+                f"floor sets, but 'no change' is claimed up to {_no_change_cap(item):.0%} only: "
+                "too noisy to vouch for (more boots, or a steadier measurement)"
+            )
         elif interval.high < limit:
             verdict = Verdict.NO_CHANGE
             reason = ""

@@ -17,7 +17,6 @@ from typing import Literal
 
 from ci_tools.errors import ExitCode
 
-
 # Where a row's threshold came from: [compare] min_effect, the built-in default,
 # the noise floor of the base's boots, or a stored calibration.
 ThresholdSource = Literal["config", "default", "noise", "calibration"]

@@ -24,7 +24,7 @@ from ci_tools.util import markdown as md
 
 def _headers(comparison: Comparison) -> list[str]:
     unit = "virtual ns/iter" if comparison.mode == "deterministic" else "ns/iter"
-    return [f"benchmark", f"base {unit}", f"head {unit}", "head/base",
+    return ["benchmark", f"base {unit}", f"head {unit}", "head/base",
             f"interval ({_confidence(comparison)})", "threshold", "verdict", "note"]  # fmt: skip
 
 
@@ -46,7 +46,7 @@ def _side(side: Side | None) -> str:
         return "—"
     if side.low == side.high:
         return f"{ns(side.median)} (all {side.boots} boots)"
-    return f"{ns(side.median)} (range {ns(side.low)}–{ns(side.high)}, {side.boots} boots)"
+    return f"{ns(side.median)} (range {ns(side.low)}..{ns(side.high)}, {side.boots} boots)"
 
 
 def _ratio(row: Row) -> str:
@@ -230,10 +230,10 @@ def comparison_plain(comparison: Comparison) -> str:
         for lab in labels:
             line.append(f"{ns(values[lab])} {unit}" if lab in values else "—")
             if lab in base_of:
-                row = rows_of.get((name, lab))
-                ratio = row.ratio if row is not None else None
+                mine = rows_of.get((name, lab))
+                ratio = mine.ratio if mine is not None else None
                 line.append(f"{ratio:.2f}x" if ratio is not None else "—")
-                line.append(_verdict(row) if row is not None else "—")
+                line.append(_verdict(mine) if mine is not None else "—")
         rows.append(line)
     colalign = ["left"] + ["right"] * (len(headers) - 1)
     table = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,

@@ -95,6 +95,14 @@ def test_min_attainable_p_and_boots_needed() -> None:
 # --- the exact interval -------------------------------------------------------------------------
 
 
+def u_test_p(base: np.ndarray, head: np.ndarray, shift: float) -> float:
+    """scipy's exact one-sided p of "log head - log base is at most ``shift``"."""
+    test = sps.mannwhitneyu(
+        np.log(head) - shift, np.log(base), alternative="greater", method="exact"
+    )
+    return float(test.pvalue)
+
+
 def test_interval_is_the_inversion_of_the_u_test() -> None:
     """Just below the lower end the one-sided U test rejects "shift <= x"; at it, it does not."""
     rng = np.random.default_rng(3)
@@ -103,12 +111,7 @@ def test_interval_is_the_inversion_of_the_u_test() -> None:
         iv = stats.shift_interval(base, head, alpha=alpha)
         assert iv is not None and iv.low <= iv.estimate <= iv.high
 
-        def p(x: float) -> float:
-            shifted = np.log(head) - x
-            test = sps.mannwhitneyu(shifted, np.log(base), alternative="greater", method="exact")
-            return float(test.pvalue)
-
-        assert p(iv.low - 1e-9) <= alpha < p(iv.low + 1e-9)
+        assert u_test_p(base, head, iv.low - 1e-9) <= alpha < u_test_p(base, head, iv.low + 1e-9)
         assert iv.p_attained <= alpha
 
 
