@@ -363,7 +363,7 @@ def _decide(item: _Pending, per_row: float, noise_boots: int | None) -> Row:
         needed = stats.boots_needed(1, per_row)
         reason = (
             f"too few boots ({base.boots} vs {head.boots}) for any interval at the "
-            f"{1 - 2 * per_row:.4g} confidence this table needs: {needed} a side would be "
+            f"{(1 - 2 * per_row) * 100:.6g}% confidence this table needs: {needed} a side would be "
             f"needed (--boots {needed})"
         )
     else:
