@@ -2,10 +2,16 @@
 ci_tools.sessions as in any kernel repository, and ci_tools' own tests and lint."""
 
 import sys
+from pathlib import Path
 
 import nox
 
 from ci_tools import sessions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: ci_tools depends on tomli there
+    import tomli as tomllib
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["tests", "lint"]
@@ -28,3 +34,14 @@ def lint(session: nox.Session) -> None:
     session.run(sys.executable, "-m", "ruff", "check", *CODE, external=True)
     session.run(sys.executable, "-m", "ruff", "format", "--check", *CODE, external=True)
     session.run(sys.executable, "-m", "mypy", external=True)
+
+
+@nox.session(venv_backend="venv", tags=["floors"])
+def floors(session: nox.Session) -> None:
+    """compare's tests against the lowest numpy and scipy pyproject.toml declares (a fresh venv)."""
+    project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    pins = [d.replace(">=", "==") for d in wanted if d.split(">=")[0] in ("numpy", "scipy")]
+    session.install("-e", ".", "pytest", "pytest-timeout", *pins)
+    session.run("python", "-m", "pytest", "tests/compare", "tests/report", "-m", "not integration",
+                "-p", "no:cacheprovider", *session.posargs)  # fmt: skip

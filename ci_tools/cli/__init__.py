@@ -4,7 +4,7 @@ Each command group (host, bench, gate, compare, build, config) declares its
 arguments and a handler per command that only translates them into a call.
 Handlers import what they call when they run: ``ci-tools --help``, ``setup``
 or ``github-event`` then start in a twentieth of a second, not in the second
-that importing numpy and scipy takes.
+that importing numpy takes.
 
 Errors are caught once, here: the message and its fix go to stderr and the
 process exits with the error's code (README, "Exit codes").

@@ -18,6 +18,8 @@ from ci_tools.compare.inputs import check_compatible, per_boot
 from ci_tools.errors import BadInputError
 from ci_tools.results.model import Result
 
+CALIBRATION_ALPHA = 0.05  # each end of the 90 % interval between two A/A runs
+
 
 def load_calibration(path: Path, *, mode: str | None = None) -> dict[str, float]:
     """A stored noise floor per benchmark: ``{"noise_floor": {"getpid": 0.004, ...}}``.
@@ -52,9 +54,10 @@ def calibrate(runs: Sequence[Result], *, force: bool = False) -> dict[str, Any]:
     """A stored noise floor from A/A runs: several result files of the *same* code.
 
     For every pair of runs and every benchmark, the change between them is
-    taken at the far end of its confidence interval (so the few runs a
-    calibration has do not understate it), and the largest over all pairs
-    is the benchmark's noise floor.  Unlike the A/A splits ``compare``
+    taken at the far end of its exact 90 % interval (``stats.shift_interval``;
+    the largest pairwise change when the runs have too few boots for one),
+    so the few runs a calibration has do not understate it, and the largest
+    over all pairs is the benchmark's noise floor.  Unlike the A/A splits ``compare``
     makes inside one run, this sees what changes between runs: the
     machine's load in wall-clock mode, a rebuilt image's layout.
     """
@@ -68,8 +71,13 @@ def calibrate(runs: Sequence[Result], *, force: bool = False) -> dict[str, Any]:
             sa, sb = per_boot(a, name), per_boot(b, name)
             if sa and sb:
                 # exp|log ratio| - 1: the same number whichever run is called base.
-                low, high = stats.log_ratio_ci(sa.values, sb.values)
-                change = math.expm1(max(abs(low), abs(high)))
+                interval = stats.shift_interval(sa.values, sb.values, alpha=CALIBRATION_ALPHA)
+                far = (
+                    max(abs(interval.low), abs(interval.high))
+                    if interval is not None
+                    else stats.extreme_shift(sa.values, sb.values)
+                )
+                change = math.expm1(far)
                 floors[name] = max(floors.get(name, 0.0), round(change, 4))
     return {
         "mode": runs[0].setup.mode,

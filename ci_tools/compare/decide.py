@@ -3,31 +3,35 @@
 ``compare_results([base, head, ...])`` compares every other file with the
 first; ``compare_pairs([(base, head), ...])`` compares several pairs (a
 profile matrix) as one table.  Either way every row of the table belongs to
-one family: the false-alarm rate holds for the whole table, not per row.
+one family: the error rates hold for the whole table, not per row.
 
-How a row is decided (the numbers come from ``compare.stats``):
+How a row is decided (the numbers come from ``compare.stats``), with
+threshold t and L = log(1 + t):
 
 1. Boots are the unit of replication: each boot gives one value, the
-   median of its rounds.  With too few boots for the U test to ever reach
-   the level a row needs (alpha / number of rows, Holm's first step), the
-   row is **inconclusive** and says how many boots would do.
-2. The threshold of a row is the larger of the benchmark's minimum effect
-   (config ``[compare] min_effect``, else a built-in default per mode) and
-   its noise floor (A/A splits of the same boots, or a stored calibration).
-3. **Regression** needs statistical evidence (Holm-adjusted Mann-Whitney
-   p <= alpha) *and* the whole confidence interval of head/base above
-   1 + threshold.  Significant but with an interval that straddles the
-   threshold: **inconclusive**.  Significant but entirely below the
-   threshold: **no change** (a real but negligible difference; the note
-   says so).  Improvements are the mirror image, except that an uncertain
-   improvement is "no change", as it is certainly not a regression.
-4. Not significant: **no change**, unless the estimated slowdown is
-   beyond the threshold: then **inconclusive** (the estimate says "slower",
-   the test cannot confirm it with these boots).  That is the case of a
-   small slowdown of a benchmark whose boots fall into several layouts:
-   the Hodges-Lehmann estimate sees the shift within each layout, while
-   the rank test, blind to layouts, needs many boots to confirm it.
-5. Wall-clock mode: the boots of one run share that run's load, and on a
+   median of its rounds.  The evidence is the exact Hodges-Lehmann
+   interval of log(head/base), each end a one-sided bound at alpha / rows
+   (Bonferroni over the table, so the interval shown *is* the evidence: a
+   verdict never disagrees with the interval next to it).  With too few
+   boots for any such interval the row is **inconclusive** and says how
+   many boots a side would do.
+2. The threshold t is the larger of the benchmark's minimum effect
+   (config ``[compare] min_effect``, else 1 % in deterministic mode and
+   25 % in wall-clock mode) and its noise floor: what an A/A comparison of
+   the base's boots at these sizes shows, or a stored calibration.  The
+   head never moves it.
+3. **regression**: the interval's lower end above L (shown slower by more
+   than t).  **improvement**: its upper end below -L (shown faster by more
+   than the same factor, head/base < 1 / (1 + t): the mirror image in log
+   space, so swapping base and head swaps the two).  **no change**: the
+   upper end below L (shown *not* slower by t or more: an equivalence
+   claim; a slowdown shown but within t says so in its note), provided t
+   is not a noise floor of the base beyond ``MAX_NOISE_THRESHOLD`` (15 %
+   deterministic, 50 % wall-clock; a configured minimum effect or a stored
+   calibration is a deliberate choice and is not capped): "not slower by
+   176 %" is no claim worth a green check.
+   **inconclusive**: anything else, neither could be shown.
+4. Wall-clock mode: the boots of one run share that run's load, and on a
    shared runner the next run of the same kernel may be far slower (on the
    2-core development machine, medians of four runs of one kernel were up
    to 77 % apart).
@@ -47,24 +51,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ci_tools import config
 from ci_tools.compare import stats
 from ci_tools.compare.inputs import check_compatible, per_boot, unique_labels
-from ci_tools.compare.model import Comparison, Row, Side, Verdict
+from ci_tools.compare.model import Comparison, Row, Side, ThresholdSource, Verdict
 from ci_tools.errors import BadInputError
 from ci_tools.results.model import Result
 
 DEFAULT_ALPHA = 0.01
 # Smallest slowdown worth failing a pull request for, when the config says
-# nothing.  Deterministic mode repeats within 0.5 % for the stable
-# benchmarks (MACHINE.md), so 3 % is well clear of it; benchmarks whose
+# nothing.  In deterministic mode the stable benchmarks repeat within 0.05 %
+# across boots (MACHINE.md), so 1 % is well clear of them; benchmarks whose
 # boots fall into several layouts get a larger threshold from their noise
 # floor.  Wall-clock runs move 20-40 % (and more) between runs of the same
 # code, hence the much larger default there, and a calibration on top.
-DEFAULT_MIN_EFFECT = {"deterministic": 0.03, "wallclock": 0.25}
+DEFAULT_MIN_EFFECT = {"deterministic": 0.01, "wallclock": 0.25}
+# The largest threshold a "no change" is claimed at when the noise floor, not the
+# config, set it.  A noisy base may raise the bar for a regression as far as it
+# must, but "not slower by 176 %" (a wall-clock stat at 8 boots) is no news a
+# reviewer can use: such a row is inconclusive unless a regression is shown.
+MAX_NOISE_THRESHOLD = {"deterministic": 0.15, "wallclock": 0.50}
 
 
 def _partial_note(result: Result, name: str, side: Side | None, which: str) -> str:
@@ -92,28 +101,34 @@ def min_effects_from_config(path: Path | None) -> Mapping[str, float] | None:
 
 
 def min_effect_for(name: str, min_effects: Mapping[str, float] | None, mode: str) -> float:
-    builtin = DEFAULT_MIN_EFFECT.get(mode, max(DEFAULT_MIN_EFFECT.values()))
-    if not min_effects:
-        return builtin
-    return float(min_effects.get(name, min_effects.get("default", builtin)))
+    return _min_effect(name, min_effects, mode)[0]
 
 
-@dataclass(kw_only=True)
+def _min_effect(
+    name: str, min_effects: Mapping[str, float] | None, mode: str
+) -> tuple[float, ThresholdSource]:
+    """The benchmark's minimum effect and whether the config or the built-in default set it."""
+    configured = (min_effects or {}).get(name, (min_effects or {}).get("default"))
+    if configured is not None:
+        return float(configured), "config"
+    return DEFAULT_MIN_EFFECT.get(mode, max(DEFAULT_MIN_EFFECT.values())), "default"
+
+
+@dataclass(frozen=True, kw_only=True)
 class _Pending:
-    """A row whose p-value is known but whose verdict waits for Holm."""
+    """A row with both sides measured, whose verdict waits for the size of the family."""
 
     benchmark: str
     base_label: str
     head_label: str
     base: Side
     head: Side
-    p: float
-    ratio: float
-    ci: tuple[float, float]
     min_effect: float
-    noise_floor: float | None
+    stored_floor: float | None  # from a calibration
+    source: ThresholdSource
+    mode: str
     uncalibrated_wallclock: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
 
 
 def compare_results(
@@ -123,6 +138,7 @@ def compare_results(
     force: bool = False,
     alpha: float = DEFAULT_ALPHA,
     noise_floors: Mapping[str, float] | None = None,
+    noise_boots: int | None = None,
 ) -> Comparison:
     """Compare every result after the first with the first (the baseline)."""
     if len(results) < 2:
@@ -136,6 +152,7 @@ def compare_results(
         force=force,
         alpha=alpha,
         noise_floors=noise_floors,
+        noise_boots=noise_boots,
     )
 
 
@@ -146,12 +163,19 @@ def compare_pairs(
     force: bool = False,
     alpha: float = DEFAULT_ALPHA,
     noise_floors: Mapping[str, float] | None = None,
+    noise_boots: int | None = None,
 ) -> Comparison:
-    """Compare each (base, head) pair; one table, one family for Holm.
+    """Compare each (base, head) pair; one table, one family.
 
-    ``noise_floors`` is a stored calibration (benchmark -> relative change
-    seen between A/A runs); a row's noise floor is the larger of it and the
-    A/A splits of its own boots.
+    ``alpha`` bounds, for the whole table, the chance of any false regression
+    (and of any "no change" on a slowdown beyond its threshold): each row's
+    interval has each end at ``alpha / rows``.  An adaptive-sampling driver
+    passes the share of alpha it spends on one look.  ``noise_floors`` is a
+    stored calibration (benchmark -> relative change seen between A/A runs);
+    a row's noise floor is the larger of it and the base-side A/A estimate,
+    made for ``noise_boots`` boots a side: an adaptive-sampling driver passes
+    its budget, so that the threshold stays put across its looks and "no
+    change" is within reach at the budget; by default, the row's own boots.
     """
     if not pairs:
         raise BadInputError(
@@ -179,9 +203,8 @@ def compare_pairs(
         )  # fmt: skip
 
     family = len(pending)
-    adjusted = stats.holm([p.p for p in pending])
-    for item, p_adj in zip(pending, adjusted, strict=True):
-        finished.append(_decide(item, p_adj, alpha, family))
+    per_row = alpha / max(1, family)
+    finished += [_decide(item, per_row, noise_boots) for item in pending]
 
     label_pairs = tuple((labels[id(b)], labels[id(h)]) for b, h in pairs)
     order = {pair: i for i, pair in enumerate(label_pairs)}
@@ -193,11 +216,17 @@ def compare_pairs(
         key=lambda r: (order[(r.base_label, r.head_label)], names.get(r.benchmark, len(names)))
     )
     notes = [
-        f"Verdicts: Mann-Whitney U on per-boot medians, Holm-adjusted over {family} row(s) "
-        f"(family-wise alpha {alpha:g}); head/base is the Hodges-Lehmann ratio with a "
-        f"{stats.CONFIDENCE:.0%} bootstrap interval; a regression needs p <= alpha and the "
-        "whole interval above 1 + threshold (threshold = max(minimum effect, noise floor))."
+        f"Evidence: the exact Hodges-Lehmann interval of head/base on per-boot medians, each end "
+        f"a one-sided bound at {per_row:.2g} (Bonferroni: alpha {alpha:g} over {family} row(s)). "
+        "regression: lower end above 1 + threshold; no change: upper end below 1 + threshold; "
+        "improvement: upper end below 1 / (1 + threshold); inconclusive: neither shown. "
+        "threshold = max(minimum effect, noise floor of the base's boots or calibration)."
     ]
+    if mode == "deterministic":
+        notes.append(
+            "Deterministic mode: times are virtual ns (≈ guest instructions, QEMU -icount). "
+            "They see how much code runs, not cache or TLB costs (e.g. pti=on can look faster)."
+        )
     extras = sorted({e for pair in pairs for r in pair for e in r.extras()})
     if extras:
         notes.append(f"Not gated (higher-is-better extras): {', '.join(extras)}.")
@@ -207,6 +236,7 @@ def compare_pairs(
         alpha=alpha,
         mode=mode,
         family=family,
+        confidence=1 - 2 * per_row,
         forced=tuple(forced),
         incomplete=tuple(incomplete),
         notes=tuple(notes),
@@ -229,22 +259,19 @@ def _rows_of_pair(
     names += [n for n in {**skipped_base, **skipped_head} if n not in names]
     for name in names:
         b, h = per_boot(base, name), per_boot(head, name)
-        effect = min_effect_for(name, min_effects, mode)
         if b is None or h is None:
             verdict, reason = _one_sided(
                 name, b, h, (base, bl), (head, hl), skipped_base, skipped_head
             )
             finished.append(
                 Row(benchmark=name, base_label=bl, head_label=hl, base=b, head=h,
-                    min_effect=effect, verdict=verdict, reason=reason)
+                    min_effect=min_effect_for(name, min_effects, mode),
+                    verdict=verdict, reason=reason)
             )  # fmt: skip
             continue
-        floor = stats.noise_floor(b.values, h.values)
+        min_effect, source = _min_effect(name, min_effects, mode)
         stored = (noise_floors or {}).get(name)
-        if stored is not None:
-            floor = max(floor or 0.0, stored)
         wallclock = "wallclock" in (base.setup.mode, head.setup.mode)
-        low, high = stats.log_ratio_ci(b.values, h.values)
         notes = [
             n
             for n in (
@@ -256,11 +283,8 @@ def _rows_of_pair(
         pending.append(
             _Pending(
                 benchmark=name, base_label=bl, head_label=hl, base=b, head=h,
-                p=stats.mann_whitney_p(b.values, h.values),
-                ratio=math.exp(stats.hodges_lehmann_log_ratio(b.values, h.values)),
-                ci=(math.exp(low), math.exp(high)),
-                min_effect=effect, noise_floor=floor, notes=notes,
-                uncalibrated_wallclock=wallclock and stored is None,
+                min_effect=min_effect, stored_floor=stored, source=source, mode=mode,
+                notes=tuple(notes), uncalibrated_wallclock=wallclock and stored is None,
             )
         )  # fmt: skip
 
@@ -294,50 +318,82 @@ def _one_sided(
     return Verdict.NEW, f"only in {hl}: nothing to compare with"
 
 
-def _decide(item: _Pending, p_adj: float, alpha: float, family: int) -> Row:
+def _percent(log_change: float) -> str:
+    """A log ratio as a slowdown or speed-up people read: "slower by 8.0%", "faster by 10.0%"."""
+    ratio = math.exp(log_change)
+    if ratio >= 1:
+        return f"slower by {ratio - 1:.1%}"
+    return f"faster by {1 - ratio:.1%}"
+
+
+def _threshold(
+    item: _Pending, per_row: float, noise_boots: int | None
+) -> tuple[float | None, ThresholdSource]:
+    """The row's noise floor (base boots, calibration) and where its threshold comes from."""
+    boots = noise_boots or max(item.base.boots, item.head.boots)
+    floor = stats.noise_floor(item.base.values, boots=boots, alpha=per_row)
+    source = item.source
+    if floor is not None and floor > item.min_effect:
+        source = "noise"
+    stored = item.stored_floor
+    if stored is not None and stored > max(item.min_effect, floor or 0.0):
+        source = "calibration"
+    if stored is not None:
+        floor = max(floor or 0.0, stored)
+    return floor, source
+
+
+def _no_change_cap(item: _Pending) -> float:
+    """The largest threshold "no change" is claimed at: the mode's cap, or the configured one."""
+    cap = MAX_NOISE_THRESHOLD.get(item.mode, max(MAX_NOISE_THRESHOLD.values()))
+    return max(cap, item.min_effect)
+
+
+def _decide(item: _Pending, per_row: float, noise_boots: int | None) -> Row:
+    """The verdict of one row from its exact interval at level ``per_row`` (see the module)."""
     base, head = item.base, item.head
-    threshold = max(item.min_effect, item.noise_floor or 0.0)
+    floor, source = _threshold(item, per_row, noise_boots)
+    threshold = max(item.min_effect, floor or 0.0)
     limit = math.log1p(threshold)
-    est = math.log(item.ratio)
-    low, high = (math.log(x) for x in item.ci)
-    change = f"{(item.ratio - 1) * 100:+.1f}%"
-    best_p = stats.min_attainable_p(base.boots, head.boots)
-    needed = alpha / max(1, family)
-    if best_p > needed:
+    est = stats.hodges_lehmann_log_ratio(base.values, head.values)
+    interval = stats.shift_interval(base.values, head.values, alpha=per_row)
+    ci = None
+    if interval is None:
         verdict = Verdict.INCONCLUSIVE
+        needed = stats.boots_needed(1, per_row)
         reason = (
-            f"too few boots ({base.boots} vs {head.boots}): the best possible p, {best_p:.2g}, "
-            f"is above the {needed:.2g} that {family} row(s) need; "
-            f"use --boots {stats.boots_needed(family, alpha)} or more"
+            f"too few boots ({base.boots} vs {head.boots}) for any interval at the "
+            f"{(1 - 2 * per_row) * 100:.6g}% confidence this table needs: {needed} a side would be "
+            f"needed (--boots {needed})"
         )
-    elif est > 0:
-        significant = p_adj <= alpha
-        if significant and low > limit:
-            verdict, reason = Verdict.REGRESSION, f"slower by {change}"
-        elif significant and high > limit:
-            verdict = Verdict.INCONCLUSIVE
-            reason = (
-                f"significant {change}, but the interval reaches below the "
-                f"{threshold:.1%} threshold: more boots would tell"
-            )
-        elif not significant and est > limit:
-            verdict = Verdict.INCONCLUSIVE
-            reason = (
-                f"estimated {change}, beyond the {threshold:.1%} threshold, but not "
-                f"significant (p {p_adj:.2g} after Holm): more boots would tell"
-            )
-        elif significant:
-            verdict = Verdict.NO_CHANGE
-            reason = f"significant {change}, but below the {threshold:.1%} threshold"
-        else:
-            verdict, reason = Verdict.NO_CHANGE, ""
-    elif p_adj <= alpha and high < -limit:
-        verdict, reason = Verdict.IMPROVEMENT, f"faster by {change}"
-    elif p_adj <= alpha:
-        verdict = Verdict.NO_CHANGE
-        reason = f"significant {change}, not clearly beyond the {threshold:.1%} threshold"
     else:
-        verdict, reason = Verdict.NO_CHANGE, ""
+        ci = (math.exp(interval.low), math.exp(interval.high))
+        span = f"{ci[0]:.3f}..{ci[1]:.3f}"
+        if interval.low > limit:
+            verdict = Verdict.REGRESSION
+            reason = f"{_percent(est)} (at least {math.expm1(interval.low):.1%})"
+        elif interval.high < -limit:
+            verdict = Verdict.IMPROVEMENT
+            reason = f"{_percent(est)} (at least {-math.expm1(interval.high):.1%})"
+        elif interval.high < limit and source == "noise" and threshold > _no_change_cap(item):
+            verdict = Verdict.INCONCLUSIVE
+            reason = (
+                f"{_percent(est)} estimated; within the {threshold:.1%} threshold its noise "
+                f"floor sets, but 'no change' is claimed up to {_no_change_cap(item):.0%} only: "
+                "too noisy to vouch for (more boots, or a steadier measurement)"
+            )
+        elif interval.high < limit:
+            verdict = Verdict.NO_CHANGE
+            reason = ""
+            if interval.low > 0 or interval.high < 0:
+                reason = f"{_percent(est)} shown, within the {threshold:.1%} threshold"
+        else:
+            verdict = Verdict.INCONCLUSIVE
+            reason = (
+                f"{_percent(est)} estimated; the interval {span} reaches past 1 + the "
+                f"{threshold:.1%} threshold, so neither a regression nor no change is shown: "
+                "more boots would tell"
+            )
     if item.uncalibrated_wallclock and verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
         # Boots of one wall-clock run share its load; a later run may differ by far more
         # (43-70 % between runs of the same kernel on a shared 2-core runner).  Only a
@@ -356,6 +412,6 @@ def _decide(item: _Pending, p_adj: float, alpha: float, family: int) -> Row:
         reason = "; ".join([reason, *item.notes]) if reason else "; ".join(item.notes)
     return Row(
         benchmark=item.benchmark, base_label=item.base_label, head_label=item.head_label,
-        base=base, head=head, verdict=verdict, reason=reason, ratio=item.ratio, ci=item.ci,
-        p=item.p, p_adjusted=p_adj, min_effect=item.min_effect, noise_floor=item.noise_floor,
+        base=base, head=head, verdict=verdict, reason=reason, ratio=math.exp(est), ci=ci,
+        min_effect=item.min_effect, noise_floor=floor, threshold_source=source,
     )  # fmt: skip

@@ -13,9 +13,13 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Literal
 
-from ci_tools.compare import stats
 from ci_tools.errors import ExitCode
+
+# Where a row's threshold came from: [compare] min_effect, the built-in default,
+# the noise floor of the base's boots, or a stored calibration.
+ThresholdSource = Literal["config", "default", "noise", "calibration"]
 
 
 class Verdict(str, Enum):
@@ -47,9 +51,12 @@ class Side:
         return float(statistics.median(self.values))
 
     @property
-    def spread(self) -> float:
-        """Half the range of the per-boot values, relative to their median."""
-        return (max(self.values) - min(self.values)) / 2 / self.median if self.median else 0.0
+    def low(self) -> float:
+        return min(self.values)
+
+    @property
+    def high(self) -> float:
+        return max(self.values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,15 +69,21 @@ class Row:
     verdict: Verdict
     reason: str = ""
     ratio: float | None = None  # Hodges-Lehmann estimate of head/base
-    ci: tuple[float, float] | None = None  # confidence interval of ratio
-    p: float | None = None
-    p_adjusted: float | None = None  # Holm over every row of the comparison
+    # Exact Hodges-Lehmann interval of head/base at the comparison's confidence;
+    # None when the boots could not form one (or a side is missing).
+    ci: tuple[float, float] | None = None
     min_effect: float = 0.0
     noise_floor: float | None = None
+    threshold_source: ThresholdSource = "default"
 
     @property
     def threshold(self) -> float:
         return max(self.min_effect, self.noise_floor or 0.0)
+
+    @property
+    def shown_slower(self) -> bool:
+        """Shown slower (the interval above 1), whatever the verdict: never folded away."""
+        return self.ci is not None and self.ci[0] > 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,11 +92,11 @@ class Comparison:
     rows: tuple[Row, ...]
     alpha: float
     mode: str
-    family: int  # rows in the Holm family
+    family: int  # rows with both sides measured: alpha is shared among them
+    confidence: float  # two-sided confidence of each row's interval: 1 - 2 * alpha / family
     forced: tuple[str, ...] = ()  # incompatibilities overridden by force=True
     incomplete: tuple[str, ...] = ()  # "label: reason" of inputs that did not finish
     notes: tuple[str, ...] = ()
-    confidence: float = stats.CONFIDENCE
 
     @property
     def labels(self) -> list[str]:
@@ -112,6 +125,9 @@ class Comparison:
             f"{self.count(Verdict.IMPROVEMENT)} improvement(s)",
             f"{self.count(Verdict.NO_CHANGE)} unchanged",
         ]
+        within = sum(1 for r in self.rows if r.verdict is Verdict.NO_CHANGE and r.shown_slower)
+        if within:
+            parts[-1] += f" ({within} slower within the threshold)"
         if self.count(Verdict.NEW):
             parts.append(f"{self.count(Verdict.NEW)} new")
         return ", ".join(parts)

@@ -24,8 +24,8 @@ from ci_tools.results import store
 from ci_tools.results.model import Result
 from ci_tools.util import markdown as md
 
-# compare_pairs([(base, head), ...]) -> Comparison (one table and one Holm
-# family for the whole matrix), and its markdown renderer (max_chars=).
+# compare_pairs([(base, head), ...]) -> Comparison (one table, one family sharing
+# alpha for the whole matrix), and its markdown renderer (max_chars=).
 ComparePairs = Callable[[Sequence[tuple[Result, Result]]], Comparison]
 RenderMarkdown = Callable[..., str]
 

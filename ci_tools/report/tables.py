@@ -12,16 +12,27 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from tabulate import tabulate
 
 from ci_tools.compare.cost import Cost
-from ci_tools.compare.model import Comparison, Row, Side, Verdict
+from ci_tools.compare.model import VERDICT_CODES, Comparison, Row, Side, Verdict
 from ci_tools.util import markdown as md
 
-_HEADERS = ["benchmark", "base ns/iter", "head ns/iter", "head/base", "CI", "p (Holm)",
-            "threshold", "verdict", "note"]  # fmt: skip
+
+def _headers(comparison: Comparison) -> list[str]:
+    unit = "virtual ns/iter" if comparison.mode == "deterministic" else "ns/iter"
+    return ["benchmark", f"base {unit}", f"head {unit}", "head/base",
+            f"interval ({_confidence(comparison)})", "threshold", "verdict", "note"]  # fmt: skip
+
+
+def _confidence(comparison: Comparison) -> str:
+    """The rows' two-sided confidence with the digits it takes: 99.75%, never a rounded 100%."""
+    c = comparison.confidence * 100
+    digits = min(6, max(0, math.ceil(-math.log10(100 - c)) + 1)) if c < 100 else 6
+    return f"{c:.{digits}f}%"
 
 
 def ns(value: float) -> str:
@@ -30,9 +41,12 @@ def ns(value: float) -> str:
 
 
 def _side(side: Side | None) -> str:
+    """Median, the range of the per-boot values (not a deviation), and the boots."""
     if side is None:
         return "—"
-    return f"{ns(side.median)} ±{side.spread:.1%} ({side.boots})"
+    if side.low == side.high:
+        return f"{ns(side.median)} (all {side.boots} boots)"
+    return f"{ns(side.median)} (range {ns(side.low)}..{ns(side.high)}, {side.boots} boots)"
 
 
 def _ratio(row: Row) -> str:
@@ -43,18 +57,10 @@ def _ci(row: Row) -> str:
     return f"{row.ci[0]:.3f}..{row.ci[1]:.3f}" if row.ci is not None else "—"
 
 
-def _p(row: Row) -> str:
-    if row.p_adjusted is None:
-        return "—"
-    return f"{row.p_adjusted:.2g}" if row.p_adjusted >= 1e-4 else "<1e-4"
-
-
 def _threshold(row: Row) -> str:
     if row.ratio is None:
         return "—"
-    floor = row.noise_floor or 0.0
-    source = "noise" if floor > row.min_effect else "min"
-    return f"{row.threshold:.1%} ({source})"
+    return f"{row.threshold:.1%} ({row.threshold_source})"
 
 
 def _verdict(row: Row, *, markdown: bool = False) -> str:
@@ -70,7 +76,7 @@ def _cells(row: Row, *, several: bool, markdown: bool) -> list[str]:
     name = f"{row.benchmark} ({row.head_label})" if several else row.benchmark
     if markdown:
         name = md.code(name)
-    return [name, _side(row.base), _side(row.head), _ratio(row), _ci(row), _p(row),
+    return [name, _side(row.base), _side(row.head), _ratio(row), _ci(row),
             _threshold(row), _verdict(row, markdown=markdown),
             _escape(row.reason, markdown)]  # fmt: skip
 
@@ -101,8 +107,9 @@ def _plain_title(comparison: Comparison) -> str:
 
 def _headline(comparison: Comparison) -> str:
     return (
-        f"{comparison.summary} · {comparison.mode} mode · family-wise alpha {comparison.alpha:g} "
-        f"(Holm over {comparison.family} row(s)) · CI: {comparison.confidence:.0%} bootstrap"
+        f"{comparison.summary} · {comparison.mode} mode · exact Hodges-Lehmann intervals at "
+        f"{_confidence(comparison)} each (family-wise alpha {comparison.alpha:g} over "
+        f"{comparison.family} row(s))"
     )
 
 
@@ -119,33 +126,33 @@ def comparison_text(comparison: Comparison) -> str:
     """The terminal table: plain text, regressions first."""
     several = _several(comparison)
     rows = [_cells(r, several=several, markdown=False) for r in comparison.sorted_rows()]
-    table = tabulate(rows, headers=_HEADERS, tablefmt="simple", disable_numparse=True)
+    table = tabulate(rows, headers=_headers(comparison), tablefmt="simple", disable_numparse=True)
     lines = [f"compare {_title(comparison)}", _headline(comparison), *_warnings(comparison)]
     lines += ["", table, "", *comparison.notes, f"exit code {int(comparison.exit_code)}"]
     return "\n".join(lines)
 
 
-def _md_table(rows: Sequence[Row], several: bool) -> str:
-    cells = [_cells(r, several=several, markdown=True) for r in rows]
-    return tabulate(cells, headers=_HEADERS, tablefmt="github", disable_numparse=True)
+def _md_table(comparison: Comparison, rows: Sequence[Row]) -> str:
+    cells = [_cells(r, several=_several(comparison), markdown=True) for r in rows]
+    return tabulate(cells, headers=_headers(comparison), tablefmt="github", disable_numparse=True)
 
 
 def _markdown(comparison: Comparison, shown: Sequence[Row], left_out: dict[Verdict, int]) -> str:
-    several = _several(comparison)
-    top = [r for r in shown if r.verdict is not Verdict.NO_CHANGE]
-    unchanged = [r for r in shown if r.verdict is Verdict.NO_CHANGE]
+    # A slowdown shown but within its threshold is "no change", yet stays in sight.
+    folded = [r for r in shown if r.verdict is Verdict.NO_CHANGE and not r.shown_slower]
+    top = [r for r in shown if r not in folded]
     out = [f"### Benchmarks: {_title(comparison, markdown=True)}", ""]
     out += [f"**{_headline(comparison)}**", ""]
     for w in _warnings(comparison):
         out += [f"> [!WARNING]\n> {md.text(w, limit=2000)}", ""]
     if top:
-        out += [_md_table(top, several), ""]
-    if unchanged:
+        out += [_md_table(comparison, top), ""]
+    if folded:
         out += [
             "<details>",
-            f"<summary>{len(unchanged)} unchanged</summary>",
+            f"<summary>{len(folded)} unchanged</summary>",
             "",
-            _md_table(unchanged, several),
+            _md_table(comparison, folded),
             "",
             "</details>",
             "",
@@ -191,37 +198,48 @@ def _render_kept(comparison: Comparison, rows: Sequence[Row], keep: int) -> str:
 
 
 def comparison_plain(comparison: Comparison) -> str:
-    """Kevlar's ``run-benchmarks.py compare`` layout: a column per file, a ratio after each head."""
+    """Kevlar's ``run-benchmarks.py compare`` layout: a column per file, a ratio after each head.
+
+    The ratio is the row's head/base (Hodges-Lehmann, the figure its verdict is
+    about) and the verdict follows it, so that no ratio reads as a regression
+    the exit code, printed last, does not report.
+    """
     labels = comparison.labels
     medians: dict[str, dict[str, float]] = {}
+    rows_of: dict[tuple[str, str], Row] = {}
     order: list[str] = []
     for row in comparison.rows:
         if row.benchmark not in medians:
             medians[row.benchmark] = {}
             order.append(row.benchmark)
+        rows_of[(row.benchmark, row.head_label)] = row
         for lab, side in ((row.base_label, row.base), (row.head_label, row.head)):
             if side is not None:
                 medians[row.benchmark][lab] = side.median
     base_of = {h: b for b, h in comparison.pairs}
+    unit = "virtual ns/op" if comparison.mode == "deterministic" else "ns/op"
     headers = ["Benchmark"]
     for lab in labels:
         headers.append(lab)
         if lab in base_of:
-            headers.append("ratio")
+            headers += ["ratio", "verdict"]
     rows = []
     for name in order:
         line = [name]
         values = medians[name]
         for lab in labels:
-            line.append(f"{ns(values[lab])} ns/op" if lab in values else "—")
+            line.append(f"{ns(values[lab])} {unit}" if lab in values else "—")
             if lab in base_of:
-                ref = values.get(base_of[lab])
-                mine = values.get(lab)
-                line.append(f"{mine / ref:.2f}x" if ref and mine is not None else "—")
+                mine = rows_of.get((name, lab))
+                ratio = mine.ratio if mine is not None else None
+                line.append(f"{ratio:.2f}x" if ratio is not None else "—")
+                line.append(_verdict(mine) if mine is not None else "—")
         rows.append(line)
     colalign = ["left"] + ["right"] * (len(headers) - 1)
-    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
-                    colalign=colalign)  # fmt: skip
+    table = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
+                     colalign=colalign)  # fmt: skip
+    code = comparison.exit_code
+    return f"{table}\n\nexit code {int(code)}: {VERDICT_CODES[code]} ({comparison.summary})"
 
 
 # --- cost -----------------------------------------------------------------------

@@ -90,7 +90,7 @@ def test_plain_prints_kevlars_table(capsys: pytest.CaptureFixture[str]) -> None:
 def test_pairs_one_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["compare", "--pairs", A, B, A, SLOW]) == 1
     out = capsys.readouterr().out
-    assert "Holm over 16 row(s)" in out
+    assert "family-wise alpha 0.01 over 16 row(s)" in out
 
 
 def test_job_summary_gets_the_markdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

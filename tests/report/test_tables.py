@@ -98,10 +98,24 @@ def test_plain_table_is_kevlars_layout_with_a_ratio_per_file() -> None:
     text = tables.comparison_plain(c)
     header = text.splitlines()[0].split()
     assert header == ["Benchmark", "linux-det-8boots-a.json", "linux-det-8boots-b.json",
-                      "ratio", "linux-det-8boots-b-getpid-x1.10.json", "ratio"]  # fmt: skip
+                      "ratio", "verdict", "linux-det-8boots-b-getpid-x1.10.json", "ratio",
+                      "verdict"]  # fmt: skip
     getpid = next(line for line in text.splitlines() if line.startswith("getpid"))
-    assert getpid.split() == ["getpid", "345", "ns/op", "345", "ns/op", "1.00x", "380", "ns/op",
-                              "1.10x"]  # fmt: skip
+    assert getpid.split() == ["getpid", "345", "virtual", "ns/op", "345", "virtual", "ns/op",
+                              "1.00x", "no", "change", "380", "virtual", "ns/op", "1.10x",
+                              "REGRESSION"]  # fmt: skip
+    assert text.splitlines()[-1].startswith("exit code 1: regression (1 regression(s), ")
+
+
+def test_plain_table_never_contradicts_the_exit_code() -> None:
+    """getpid 1.10x next to exit 0: the ratio now carries the verdict that explains it."""
+    a = fixture("linux-det-8boots-a.json")
+    slow = fixture("linux-det-8boots-b-getpid-x1.10.json")
+    c = decide.compare_results([a, slow], min_effects={"getpid": 0.2})
+    text = tables.comparison_plain(c)
+    getpid = next(line for line in text.splitlines() if line.startswith("getpid"))
+    assert getpid.split()[-3:] == ["1.10x", "no", "change"]
+    assert text.splitlines()[-1].startswith("exit code 0: no regression")
 
 
 def test_plain_table_marks_missing_values() -> None:
@@ -111,7 +125,20 @@ def test_plain_table_marks_missing_values() -> None:
         [make(values, name="b.json"), make({"getpid": values["getpid"]}, name="h.json")]
     )
     line = next(x for x in tables.comparison_plain(c).splitlines() if x.startswith("stat"))
-    assert line.split()[-2:] == ["—", "—"]
+    assert line.split()[-3:] == ["—", "—", "inconclusive"]
+
+
+def test_deterministic_tables_name_their_unit_and_what_it_cannot_see() -> None:
+    a = fixture("linux-det-8boots-a.json")
+    c = decide.compare_results([a, fixture("linux-det-8boots-b.json")])
+    for text in (tables.comparison_text(c), tables.comparison_markdown(c)):
+        assert "base virtual ns/iter" in text
+        assert "virtual ns (≈ guest instructions" in text and "not cache or TLB" in text
+        assert "±" not in text  # a range is shown, never something that reads like a deviation
+    assert "(range 4,176..4,617, 8 boots)" in tables.comparison_text(c)
+    wall = fixture("linux-wallclock-8boots.json")
+    text = tables.comparison_text(decide.compare_results([wall, wall]))
+    assert "virtual" not in text and "base ns/iter" in text
 
 
 # --- cost ------------------------------------------------------------------------------------
@@ -166,7 +193,7 @@ def test_markdown_makes_text_from_result_files_inert() -> None:
     assert "\n# head" not in md
     assert markdown.code("bad`name|x") == "`bad'name\\|x`"
     row = next(line for line in md.splitlines() if line.startswith("| `stat`"))
-    assert row.count(" | ") == 8  # no cell was split by the reason's pipe
+    assert row.count(" | ") == 7  # no cell was split by the reason's pipe
 
 
 def test_names_that_could_carry_markdown_are_refused_by_the_schema() -> None:
