@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from ci_tools import __version__, output
-from ci_tools.cli import bench, build, compare, config, gate, host
+from ci_tools.cli import bench, build, compare, config, gate, host, init
 from ci_tools.cli.options import Parser, Subparsers
 from ci_tools.errors import CiToolsError, ExitCode, RunFailed, Terminated
 
@@ -42,6 +42,7 @@ COMMANDS: list[Callable[[Subparsers], None]] = [
     build.add_clippy,
     build.add_fmt,
     config.add_config,
+    init.add_init,
 ]
 
 
