@@ -228,3 +228,12 @@ def test_init_pinned_to_a_commit_installs_that_commit(tmp_path: Path) -> None:
 def test_init_needs_a_crate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["init", str(tmp_path)]) == ExitCode.BAD_INPUT
     assert "no Cargo.toml" in capsys.readouterr().err
+
+
+def test_the_readme_shows_the_three_files_whole() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Adopting ci_tools") : readme.index("## GitHub: checks")]
+    options = adopt.InitOptions(root=REPO, ref=RELEASE)
+    for path, text in adopt.workflow_files(options).items():
+        assert f"```yaml\n# {path}\n{text}```\n" in section, path
+    assert f"git+https://github.com/{REPOSITORY}@{RELEASE}" in section
