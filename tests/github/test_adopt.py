@@ -153,6 +153,14 @@ def test_actionlint_and_zizmor_find_nothing_in_the_consumer(consumer: Path) -> N
     )  # fmt: skip
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert "No findings to report" in audit.stdout + audit.stderr
+    workflows = sorted(map(str, (consumer / ".github" / "workflows").glob("*.yml")))
+    schema = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+    for path in workflows:
+        assert "$/" not in Path(path).read_text()  # GitHub Enterprise Server has no `$/`
 
 
 def test_the_consumers_calls_match_ci_tools_reusable_workflows(consumer: Path) -> None:
