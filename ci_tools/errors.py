@@ -68,6 +68,15 @@ class Interrupted(CiToolsError):
     exit_code = ExitCode.INTERRUPTED
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stops the command as Ctrl-C does (exit 130).
+
+    Not a ``CiToolsError``, nor an ``Exception``: no handler meant for bad
+    input or a failed run can take it for one and carry on (post a comment,
+    start the next boot); only the ``KeyboardInterrupt`` paths see it.
+    """
+
+
 class RunFailed(CiToolsError):
     """A benchmark run ended without a complete result.
 

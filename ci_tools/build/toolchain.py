@@ -184,7 +184,9 @@ def _rustup_candidate(
     rustup = which("rustup")
     if rustup is None:
         return None, "rustup is not installed"
-    name = kernel.rustup_toolchain
+    # The config's pin, else one the environment names (rustup's own precedence:
+    # $RUSTUP_TOOLCHAIN over a rust-toolchain file; CI sets it to a dated nightly).
+    name = kernel.rustup_toolchain or os.environ.get("RUSTUP_TOOLCHAIN") or None
     if name is None and not any((kernel.workdir / f).is_file() for f in TOOLCHAIN_FILES):
         name = DEFAULT_RUSTUP_TOOLCHAIN
     label = f"rustup toolchain {name!r}" if name else "the rustup toolchain of rust-toolchain.toml"

@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from ci_tools import __version__, output
-from ci_tools.cli import bench, build, compare, config, gate, host
+from ci_tools.cli import bench, build, compare, config, gate, host, init
 from ci_tools.cli.options import Parser, Subparsers
-from ci_tools.errors import CiToolsError, ExitCode, Interrupted, RunFailed
+from ci_tools.errors import CiToolsError, ExitCode, RunFailed, Terminated
 
 # Each entry adds one subcommand and sets ``func``, which takes the parsed
 # arguments and returns the exit code.  A new command is one more entry.
@@ -42,6 +42,7 @@ COMMANDS: list[Callable[[Subparsers], None]] = [
     build.add_clippy,
     build.add_fmt,
     config.add_config,
+    init.add_init,
 ]
 
 
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("terminated by SIGTERM")
+    raise Terminated("terminated by SIGTERM")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,8 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + signal.SIGPIPE
-    except KeyboardInterrupt:
-        output.error("interrupted")
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGINT, and SIGTERM (Terminated)
+        output.error(str(exc) or "interrupted")
         return ExitCode.INTERRUPTED
     except RunFailed as exc:
         output.error(str(exc))

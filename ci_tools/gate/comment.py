@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
+from ci_tools import output
 from ci_tools.errors import BadInputError
-from ci_tools.gate.evaluate import evaluate
+from ci_tools.gate.evaluate import Report, evaluate
 from ci_tools.github.api import Client
 from ci_tools.github.comment import fit_comment, publish_comment, static_section
 from ci_tools.github.event import read_event, run_url
+from ci_tools.util import markdown as md
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +43,7 @@ def post(options: CommentOptions) -> None:
         raise BadInputError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
     details = options.details_url or run_url()
     number = options.pr
+    unreadable: tuple[str, ...] = ()
     if options.body_file is not None:
         if number is None and options.head_label is None:
             number = read_event().number
@@ -49,7 +53,7 @@ def post(options: CommentOptions) -> None:
             raise BadInputError(f"cannot read {options.body_file}: {exc.strerror}") from exc
         body = fit_comment("", [static_section(text)], details_url=details)
     elif options.bench_dir is not None:
-        report = evaluate(options.bench_dir)
+        report = _evaluate(options.bench_dir)
         if options.expect_head_sha and report.head_sha != options.expect_head_sha:
             raise BadInputError(
                 f"{options.bench_dir} holds results for {report.head_sha[:12]}, "
@@ -57,12 +61,12 @@ def post(options: CommentOptions) -> None:
             )
         if number is not None and number != report.pr:
             raise BadInputError(f"--pr {number} but {options.bench_dir} is for PR #{report.pr}")
-        number = report.pr
+        number, unreadable = report.pr, report.unreadable
         body = report.comment(details_url=details)
     else:
         raise BadInputError("nothing to post: pass --body-file or --bench-dir")
     client = Client(os.environ.get("GITHUB_TOKEN"))
-    publish_comment(
+    published = publish_comment(
         client,
         repo,
         body,
@@ -70,4 +74,30 @@ def post(options: CommentOptions) -> None:
         head_sha=options.expect_head_sha,
         head_label=options.head_label,
         author=options.author,
+    )
+    if options.bench_dir is not None and unreadable:
+        # Posted (the comment says which profiles could not be compared), and
+        # the step fails: the artifact held files ci_tools refused to read.
+        _refused(options.bench_dir, unreadable, posted=published is not None)
+
+
+def _evaluate(folder: Path) -> Report:
+    """The artifact compared; an artifact that cannot be read at all is said in the
+    job summary (no PR comment: its PR number cannot be believed) and exits 3."""
+    try:
+        return evaluate(folder)
+    except BadInputError as exc:
+        _refused(folder, (exc.message,), posted=False)
+
+
+def _refused(folder: Path, reasons: tuple[str, ...], *, posted: bool) -> NoReturn:
+    items = "\n".join(f"- {md.code(r, limit=500, table=False)}" for r in reasons)
+    what = "The comment lists them." if posted else "No comment was posted."
+    output.append_summary(
+        f"### Benchmark artifact refused\n\n{items}\n\n{what} The artifact came from the pull "
+        "request's run; ci_tools reads it as untrusted input.\n"
+    )
+    raise BadInputError(
+        f"{folder}: {len(reasons)} file(s) of the artifact refused: " + "; ".join(reasons),
+        hint="the benchmark run wrote no valid artifact (or it was tampered with); re-run it",
     )

@@ -44,6 +44,7 @@ class Report:
     merge_base: str
     outcomes: tuple[Outcome, ...]
     sections: tuple[Renderer, ...]
+    unreadable: tuple[str, ...] = ()  # why result files of the artifact were refused
 
     @property
     def exit_code(self) -> int:
@@ -128,6 +129,7 @@ def evaluate(
     manifest = load_manifest(folder)
     failed: dict[str, Outcome] = {}
     problems: list[str] = []
+    unreadable: list[str] = []
     pairs: dict[str, tuple[Result, Result]] = {}
     for entry in manifest["profiles"]:
         name = entry["name"]
@@ -146,14 +148,15 @@ def evaluate(
             continue
         try:
             pairs[name] = (
-                store.load(result_path(folder, name, "base")),
-                store.load(result_path(folder, name, "head")),
+                store.load(result_path(folder, name, "base"), within=folder),
+                store.load(result_path(folder, name, "head"), within=folder),
             )
         except CiToolsError as exc:
             failed[name] = Outcome(
                 profile=name, code=int(ExitCode.BAD_INPUT), verdict="could not compare"
             )
             problems.append(f"- {name}: {_untrusted(exc.message)}")
+            unreadable.append(exc.message)
 
     comparison = None
     if pairs:
@@ -203,4 +206,5 @@ def evaluate(
         merge_base=manifest["merge_base"],
         outcomes=tuple(outcomes),
         sections=tuple(sections),
+        unreadable=tuple(unreadable),
     )

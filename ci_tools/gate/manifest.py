@@ -7,7 +7,8 @@
 
 The manifest is checked against ``schemas/bench-pr-v1.schema.json`` when it
 is written and when it is read; a fork's pull request controls what is in
-it, so reading it trusts nothing.
+it, so reading it trusts nothing: it is read through ``util.jsonfile`` (at
+most ``MANIFEST_LIMIT`` bytes, a regular file and no symbolic link).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ci_tools.errors import BadInputError, CiToolsError
-from ci_tools.util import files, schemas
+from ci_tools.util import files, jsonfile, schemas
 
 MANIFEST = "manifest.json"
+MANIFEST_LIMIT = 1 << 20  # a manifest of 100 profiles is about 20 KiB
 MANIFEST_SCHEMA = "bench-pr-v1.schema.json"
 SIDES = ("base", "head")
 
@@ -53,10 +55,7 @@ def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
 
 def load_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BadInputError(f"{path}: not a readable bench-pr manifest ({exc})") from exc
+    document = jsonfile.read_json(path, limit=MANIFEST_LIMIT, within=folder)
     errors = schemas.schema_errors(document, MANIFEST_SCHEMA)
     if errors:
         listing = "\n".join(f"  - {e}" for e in errors[:20])

@@ -19,6 +19,7 @@ from ci_tools import output
 from ci_tools.errors import BadInputError
 from ci_tools.github.api import Client, GitHubError, PermissionDenied, Response, dig
 from ci_tools.github.event import set_output
+from ci_tools.util import markdown as md
 
 # GitHub rejects an issue comment body longer than this many characters.
 COMMENT_LIMIT = 65_536
@@ -259,6 +260,8 @@ def publish_comment(
     """
     table = body.removeprefix(marker).lstrip("\n")
     where = f"PR #{number}" if number is not None else f"the PR of {head_label}"
+    # A fork names its branch: in the summary it is inline code, where nothing links.
+    label = md.code(head_label or "", limit=300, table=False)
 
     def fallback(reason: str) -> None:
         output.warn(f"benchmark comment not posted on {where}: {reason}")
@@ -277,9 +280,7 @@ def publish_comment(
                 raise BadInputError("looking a PR up by its head needs the head commit too")
             found = find_pull_request(client, repo, head_label, head_sha)
             if found is None:
-                skip(
-                    f"no open PR has head {head_label} at {head_sha[:12]} (closed, or pushed since)"
-                )
+                skip(f"no open PR has head {label} at `{head_sha[:12]}` (closed, or pushed since)")
                 return None
             if number is not None and number != found:
                 raise BadInputError(

@@ -18,6 +18,12 @@ from conftest import CURRENT_FLAGS, FIXTURES, REPO, debian_toolchain, fake_sysro
 DEMO = config.load(REPO / "ci_tools.toml")
 
 
+@pytest.fixture(autouse=True)
+def no_rustup_toolchain_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI's jobs set RUSTUP_TOOLCHAIN to their pinned nightly; these tests say their own."""
+    monkeypatch.delenv("RUSTUP_TOOLCHAIN", raising=False)
+
+
 class FakeRustcs:
     """rustc answers per program path: (sysroot, version[, cargo's -Z flags]) or None
     (not installed); cargo knows today's flags unless the answer says otherwise."""
@@ -306,3 +312,17 @@ def test_stable_rustup_with_rustc_bootstrap_is_accepted(
     probe = FakeRustcs({RUSTUP_RUSTC: (fake_sysroot(tmp_path, rust_src=True), "rustc 1.95.0")})
     found = toolchain.detect(DEMO.kernel, DEMO.profiles, probe=probe, which=_which_rustup)
     assert found.kind == "rustup" and found.version == "rustc 1.95.0"
+
+
+def test_a_toolchain_named_by_the_environment_is_used_when_the_config_pins_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI installs a dated nightly and names it in RUSTUP_TOOLCHAIN (rustup's own variable)."""
+    monkeypatch.setenv("RUSTUP_TOOLCHAIN", "nightly-2026-11-15")
+    probe = FakeRustcs({RUSTUP_RUSTC: (fake_sysroot(tmp_path, rust_src=True), NIGHTLY)})
+    found = toolchain.detect(DEMO.kernel, DEMO.profiles, probe=probe, which=_which_rustup)
+    assert found.env == {"RUSTUP_TOOLCHAIN": "nightly-2026-11-15"}
+    assert probe.calls[0][1]["RUSTUP_TOOLCHAIN"] == "nightly-2026-11-15"
+    pinned = dataclasses.replace(DEMO.kernel, rustup_toolchain="nightly-2026-04-01")
+    found = toolchain.detect(pinned, DEMO.profiles, probe=probe, which=_which_rustup)
+    assert found.env == {"RUSTUP_TOOLCHAIN": "nightly-2026-04-01"}  # the config's pin wins

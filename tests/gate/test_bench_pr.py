@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from gfm import links, references, render
 from github_fake import FakeGitHub, serve
 
 import ci_tools
@@ -291,14 +294,36 @@ def test_text_from_the_artifact_cannot_inject_markdown(artifact: Path) -> None:
     manifest["profiles"][0]["head"] = {
         "state": "failed",
         "exit_code": 13,
-        "reason": "hang `@levkropp/maintainers` [click](https://evil.example)\n# heading",
+        "reason": "hang `@levkropp/maintainers` [click](https://evil.example)\n# heading "
+        "owner/repo#1 www.evil.example ![i](https://evil.example/i.png)",
     }
     (artifact / MANIFEST).write_text(json.dumps(manifest))
     text = evaluate(artifact).markdown()
     line = next(line for line in text.splitlines() if "fortress, head" in line)
     assert line == (
-        "- fortress, head: `hang '@levkropp/maintainers' [click](https://evil.example) # heading`"
+        "- fortress, head: ``hang `@levkropp/maintainers` [click](https://evil.example) # heading "
+        "owner/repo#1 www.evil.example ![i](https://evil.example/i.png)``"
     )
+    rendered = render(text)
+    assert links(rendered) == [] and references(rendered) == []
+
+
+def test_the_comment_links_nothing_from_the_results(
+    fake: FakeGitHub, artifact: Path, monkeypatch: pytest.MonkeyPatch, summary: Path
+) -> None:
+    """Names and reasons inside result files, in the comment as GitHub renders it."""
+    evil = "x [click](https://evil.example) https://evil.example @user owner/repo#1 GH-2"
+    path = result_path(artifact, "balanced", "head")
+    document = json.loads(path.read_text())
+    document["skipped"] = [{"name": "getpid", "boot": 0, "round": 1, "reason": evil}]
+    document["status"] = {"state": "incomplete", "kind": "hang", "reason": evil}
+    store.save(document, path)
+    assert _comment(fake, artifact, monkeypatch) == ExitCode.OK
+    (body,) = fake.bodies(REPO, 42)
+    assert body.count("evil.example") >= 2  # the reasons are shown, as text
+    rendered = render(body)
+    assert links(rendered) == ["https://github.com/levkropp/kevlar/actions/runs/1"]
+    assert references(rendered) == []
 
 
 def test_a_run_cannot_borrow_a_verdicts_exit_code(artifact: Path) -> None:
@@ -319,15 +344,22 @@ def fake() -> Iterator[FakeGitHub]:
         yield server
 
 
-def _comment(fake: FakeGitHub, artifact: Path, monkeypatch: pytest.MonkeyPatch) -> int:
-    manifest = load_manifest(artifact)
+def _comment(
+    fake: FakeGitHub,
+    artifact: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    head_sha: str | None = None,
+    label: str = "contributor:main",
+) -> int:
+    head_sha = head_sha or json.loads((artifact / MANIFEST).read_text())["head_sha"]
     monkeypatch.setenv("GITHUB_TOKEN", fake.token)
     monkeypatch.setenv("GITHUB_API_URL", fake.url)
     monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
-    fake.add_pull(REPO, 42, head_sha=manifest["head_sha"], head_label="contributor:main")
+    fake.add_pull(REPO, 42, head_sha=head_sha, head_label="contributor:main")
     return cli.main(
-        ["comment", "--bench-dir", str(artifact), "--expect-head-sha", manifest["head_sha"],
-         "--head-label", "contributor:main",
+        ["comment", "--bench-dir", str(artifact), "--expect-head-sha", head_sha,
+         "--head-label", label,
          "--details-url", "https://github.com/levkropp/kevlar/actions/runs/1"]
     )  # fmt: skip
 
@@ -385,3 +417,115 @@ def test_the_manifest_schema_is_a_valid_json_schema() -> None:
     from ci_tools.util import schemas
 
     jsonschema.Draft202012Validator.check_schema(schemas.load_schema(MANIFEST_SCHEMA))
+
+
+# -- a hostile artifact: exit 3, the job summary says why, never a traceback ---------------
+
+
+def _sparse(path: Path, size: int) -> None:
+    path.unlink()
+    with path.open("wb") as fh:
+        fh.truncate(size)
+
+
+def _symlink_out(path: Path) -> None:
+    target = path.parent.parent.parent / "elsewhere.json"
+    target.write_text(path.read_text())
+    path.unlink()
+    path.symlink_to(target)
+
+
+BAD_FILES = {
+    "int-limit": lambda p: p.write_text("1" * 5000),
+    "recursion": lambda p: p.write_text("[" * 200_000),
+    "invalid-utf8": lambda p: p.write_bytes(b'{"schema_version": 1, "x": "\xff"}'),
+    "deep-nesting": lambda p: p.write_text('{"a": ' * 100 + "1" + "}" * 100),
+    "too-large": lambda p: _sparse(p, 300_000_000),
+    "symlink": _symlink_out,
+    "fifo": lambda p: (p.unlink(), os.mkfifo(p)),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_FILES))
+def test_a_hostile_result_file_is_exit_3_with_the_comment_saying_so(
+    kind: str,
+    fake: FakeGitHub,
+    artifact: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    summary: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    BAD_FILES[kind](result_path(artifact, "fortress", "head"))
+    assert _comment(fake, artifact, monkeypatch) == ExitCode.BAD_INPUT
+    assert "Traceback" not in capsys.readouterr().err
+    (body,) = fake.bodies(REPO, 42)
+    assert "| fortress | could not compare |" in body
+    assert "| ludicrous | regression |" in body  # the rest is still compared
+    assert "### Benchmark artifact refused" in summary.read_text()
+
+
+@pytest.mark.parametrize("kind", list(BAD_FILES))
+def test_a_hostile_manifest_posts_nothing_and_says_why_in_the_summary(
+    kind: str,
+    fake: FakeGitHub,
+    artifact: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    summary: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    head_sha = json.loads((artifact / MANIFEST).read_text())["head_sha"]
+    BAD_FILES[kind](artifact / MANIFEST)
+    code = _comment(fake, artifact, monkeypatch, head_sha=head_sha)
+    assert code == ExitCode.BAD_INPUT
+    assert "Traceback" not in capsys.readouterr().err
+    assert fake.requests == []
+    text = summary.read_text()
+    assert "### Benchmark artifact refused" in text and "manifest.json" in text
+    assert "No comment was posted." in text
+
+
+def test_a_linked_results_folder_is_refused(
+    fake: FakeGitHub, artifact: Path, monkeypatch: pytest.MonkeyPatch, summary: Path
+) -> None:
+    elsewhere = artifact.parent / "elsewhere"
+    (artifact / "results").rename(elsewhere)
+    (artifact / "results").symlink_to(elsewhere)
+    assert _comment(fake, artifact, monkeypatch) == ExitCode.BAD_INPUT
+    (body,) = fake.bodies(REPO, 42)
+    assert body.count("could not compare") == len(PROFILES)
+    assert "symbolic link" in summary.read_text()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_comment_without_posting(
+    sig: signal.Signals,
+    fake: FakeGitHub,
+    artifact: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    summary: Path,
+) -> None:
+    """The signal arrives while the artifact is read (as a runner's cancel would)."""
+    real_load = store.load
+
+    def load_then_signal(path: Path, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), sig)
+        return real_load(path, **kwargs)
+
+    monkeypatch.setattr(store, "load", load_then_signal)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        assert _comment(fake, artifact, monkeypatch) == ExitCode.INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert fake.requests_for("POST") == [] and fake.requests_for("PATCH") == []
+
+
+def test_a_forks_branch_name_makes_no_link_in_the_summary(
+    fake: FakeGitHub, artifact: Path, monkeypatch: pytest.MonkeyPatch, summary: Path
+) -> None:
+    label = "evil:[x](https://evil.example)@user#1"
+    assert _comment(fake, artifact, monkeypatch, label=label) == ExitCode.OK
+    text = summary.read_text()
+    assert "no open PR has head" in text
+    rendered = render(text)
+    assert links(rendered) == [] and references(rendered) == []

@@ -443,4 +443,4 @@ def test_no_open_pr_at_that_head_posts_nothing(
         is None
     )
     assert fake.requests_for("POST") == []
-    assert "no open PR has head contributor:main" in actions_env.read_text()
+    assert "no open PR has head `contributor:main`" in actions_env.read_text()  # as code
