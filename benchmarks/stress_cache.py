@@ -238,7 +238,7 @@ def main() -> int:
           + f"); as expected: {as_expected} of {len(runs)}")  # fmt: skip
     for run in runs:
         lines = run.log.read_text(errors="replace").splitlines()
-        for line in dict.fromkeys(ln for ln in lines if "waiting for" in ln):
+        for line in dict.fromkeys(ln for ln in lines if "waiting " in ln):
             print(f"run {run.index} ({run.kind}) waited: {line[:120]}")
 
     caches = [work / "cold-cache", warm]
