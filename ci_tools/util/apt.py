@@ -113,19 +113,20 @@ def _one_setup_at_a_time() -> Iterator[None]:
         yield
 
 
-def lock_files() -> list[Path]:
-    """apt's locks where its configuration (``APT_CONFIG`` too) puts them: the package
-    lists' and dpkg's (frontend and own)."""
+def lock_files(verb: str) -> list[Path]:
+    """The locks ``apt-get VERB`` takes, where apt's configuration (``APT_CONFIG`` too)
+    puts them: the package lists' for ``update``, dpkg's (frontend and own) otherwise."""
     if shutil.which("apt-config") is None:
         return []
     names = ("LISTS", "Dir::State::Lists/d", "STATUS", "Dir::State::status/f")
     shell = proc.run(["apt-config", "shell", *names], env=_ENV, quiet=True, check=False).stdout
     found = dict(re.findall(r"^(\w+)='([^']*)'", shell, re.MULTILINE))
-    files = [Path(found["LISTS"]) / "lock"] if found.get("LISTS") else []
-    if found.get("STATUS"):
-        dpkg = Path(found["STATUS"]).parent
-        files += [dpkg / "lock-frontend", dpkg / "lock"]
-    return files
+    if verb == "update":
+        return [Path(found["LISTS"]) / "lock"] if found.get("LISTS") else []
+    if not found.get("STATUS"):
+        return []
+    dpkg = Path(found["STATUS"]).parent
+    return [dpkg / "lock-frontend", dpkg / "lock"]
 
 
 def lock_holder(path: Path) -> int | None:
@@ -152,11 +153,12 @@ def _command_name(pid: int) -> str:
         return "?"
 
 
-def _wait_for_locks(deadline: float) -> None:
-    """Return once no process holds apt's locks; say who holds them meanwhile."""
+def _wait_for_locks(verb: str, deadline: float) -> None:
+    """Return once no process holds the locks ``apt-get VERB`` takes; say who holds them
+    meanwhile."""
     said: set[tuple[Path, int]] = set()
     while True:
-        held = [(path, pid) for path in lock_files() if (pid := lock_holder(path)) is not None]
+        held = [(p, pid) for p in lock_files(verb) if (pid := lock_holder(p)) is not None]
         if not held:
             return
         for path, pid in held:
@@ -179,9 +181,9 @@ def _wait_for_locks(deadline: float) -> None:
 def _apt_get(root: list[str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """``apt-get`` once apt's locks are free, run again when it lost the race for one."""
     deadline = time.monotonic() + LOCK_WAIT_S
+    verb, *rest = args
     while True:
-        _wait_for_locks(deadline)
-        verb, *rest = args
+        _wait_for_locks(verb, deadline)
         argv = [*root, "apt-get", verb, "-o", f"DPkg::Lock::Timeout={LOCK_WAIT_S}", *rest]
         result = proc.run(argv, env=_ENV, check=False)
         lost = result.returncode != 0 and _LOCK_LOST in result.stdout

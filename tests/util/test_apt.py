@@ -256,9 +256,8 @@ def test_lock_files_are_where_apts_configuration_says(
 ) -> None:
     monkeypatch.setenv("APT_CONFIG", str(apt_sandbox(tmp_path)))
     root = tmp_path / "apt-root"
-    assert apt.lock_files() == [
-        root / "lists" / "lock", root / "dpkg" / "lock-frontend", root / "dpkg" / "lock"
-    ]  # fmt: skip
+    assert apt.lock_files("update") == [root / "lists" / "lock"]
+    assert apt.lock_files("install") == [root / "dpkg" / "lock-frontend", root / "dpkg" / "lock"]
 
 
 def test_lock_holder_is_named_without_taking_the_lock(tmp_path: Path) -> None:
