@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,57 @@ def write_config(folder: Path, body: str) -> Path:
     path = folder / "ci_tools.toml"
     path.write_text('[kernel]\ncrate = "."\n' + body)
     return path
+
+
+def at_once(
+    code: str, argvs: Sequence[Sequence[str]], *, env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> list[subprocess.CompletedProcess[str]]:  # fmt: skip
+    """``python -c code`` started once per argument list, all at once, run to the end."""
+    full_env = None if env is None else {**os.environ, **env}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, *argv], env=full_env, cwd=cwd,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for argv in argvs
+    ]  # fmt: skip
+    done = []
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        done.append(subprocess.CompletedProcess(run.args, run.returncode, out, err))
+    return done
+
+
+class Child:
+    """Another ci_tools process, for tests of what processes share: it runs ``code``
+    (which prints ``ready`` once it holds what it should), then waits until
+    ``finish`` (its stdin closed) or ``kill`` (SIGKILL: it cannot clean up)."""
+
+    def __init__(self, code: str, env: Mapping[str, str] | None = None) -> None:
+        wait = "\nimport sys as _s\n_s.stdin.read()\n"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code + wait], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=None if env is None else {**os.environ, **env},
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if line != "ready\n":
+            raise AssertionError(f"child did not get ready: {line}{self.process.stderr.read()}")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def finish(self) -> str:
+        """Let it end; its stderr."""
+        _, err = self.process.communicate(timeout=60)
+        assert self.process.returncode == 0, err
+        return err
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.communicate(timeout=60)
 
 
 # --------------------------------------------------------------------------

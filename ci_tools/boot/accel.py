@@ -24,6 +24,7 @@ from ci_tools.boot.console import Ending, Limits, read_console
 from ci_tools.boot.outcome import KVM_FAILURE
 from ci_tools.boot.qemu import qemu_binary, qemu_version
 from ci_tools.errors import BadInputError, ExitCode, RunFailed
+from ci_tools.util import locks
 from ci_tools.util.files import write_atomic
 from ci_tools.util.paths import cache_dir
 
@@ -78,17 +79,14 @@ def probe_kvm(kernel: Path, *, seconds: float = PROBE_SECONDS) -> KvmVerdict:
         "-monitor", "none", "-no-reboot", "-kernel", str(kernel),
         "-append", "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 loglevel=7",
     ]  # fmt: skip
-    stderr_path = cache_dir("tmp") / f"kvm-probe-{os.getpid()}.stderr"
-    try:
+    with locks.scratch_dir(cache_dir("tmp"), "kvm-probe-") as scratch:
         run = read_console(
             argv,
             log=io.BytesIO(),
             limits=Limits(timeout=seconds, silence_timeout=seconds, grace_after_end=0),
-            stderr_path=stderr_path,
+            stderr_path=scratch / "qemu.stderr",
             end_marker="Linux version",
         )
-    finally:
-        stderr_path.unlink(missing_ok=True)
     if run.saw_end:
         return KvmVerdict(usable=True, kind="usable", detail="a KVM test boot reached the kernel")
     last = " | ".join(run.stderr.strip().splitlines()[-2:])
@@ -125,16 +123,29 @@ def kvm_verdict(kernel: Path) -> KvmVerdict:
     if early is not None:
         return early
     path = cache_dir("kvm-probe") / f"{_cache_key(kernel)}.json"
+    cached = _cached_verdict(path)
+    if cached is not None:
+        return cached
+    # One test boot for all the runs starting at once: the others wait for its verdict.
+    waiting = "waiting for the KVM test boot of another ci_tools run"
+    with locks.exclusive(path.with_suffix(".lock"), waiting=waiting):
+        cached = _cached_verdict(path)
+        if cached is not None:
+            return cached
+        output.phase(f"probing KVM with a {PROBE_SECONDS:g} s test boot")
+        verdict = probe_kvm(kernel)
+        write_atomic(path, json.dumps({"time": time.time(), "verdict": asdict(verdict)}))
+    return verdict
+
+
+def _cached_verdict(path: Path) -> KvmVerdict | None:
     try:
         cached = json.loads(path.read_text())
         if time.time() - cached["time"] < CACHE_SECONDS:
             return KvmVerdict(**cached["verdict"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    output.phase(f"probing KVM with a {PROBE_SECONDS:g} s test boot")
-    verdict = probe_kvm(kernel)
-    write_atomic(path, json.dumps({"time": time.time(), "verdict": asdict(verdict)}))
-    return verdict
+    return None
 
 
 def choose(requested: str, kernel: Path) -> tuple[str, str]:

@@ -7,6 +7,12 @@ command line carries a VM name ``ci_tools-<id>``, our runtime folder holds a
 pidfile for that name with that pid, and the harness recorded as its owner
 is dead.
 Anything else is named in the error, with what to do, and left alone.
+
+Two ci_tools boots asking for the same fixed host port (two jobs of one
+runner, two boots of one harness) do not both find it free and race QEMU to
+bind it: each holds a lock per fixed port for its whole boot, and the second
+waits, saying so, until the first's QEMU is gone.  ``0:GUEST`` needs no lock:
+QEMU binds a port the OS picks, read back over QMP.
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ import os
 import re
 import shutil
 import socket
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ci_tools import output
 from ci_tools.boot import vms
 from ci_tools.errors import BadInputError, SetupError
-from ci_tools.util import proc
+from ci_tools.util import locks, proc
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,6 +147,31 @@ def claim(forwards: tuple[Forward, ...], runtime: Path) -> None:
             hint=f"stop that process if it is yours, or forward another port; "
             f"use 0:{forward.guest} to let the OS pick a free one",
         )
+
+
+def lock_path(forward: Forward, runtime: Path) -> Path:
+    return runtime / "ports" / f"{forward.protocol}-{forward.host}.lock"
+
+
+@contextmanager
+def reserved(forwards: tuple[Forward, ...], runtime: Path) -> Iterator[None]:
+    """Hold every fixed host port of ``forwards`` against other ci_tools boots for the
+    ``with`` block (the boot), waiting for one that holds it; then ``claim`` them."""
+    fixed = sorted({f for f in forwards if f.host}, key=lambda f: (f.protocol, f.host))
+    with ExitStack() as stack:
+        for forward in fixed:  # one order for everyone: two boots never wait on each other
+            path = lock_path(forward, runtime)
+
+            def waiting(forward: Forward = forward, path: Path = path) -> str:
+                return (
+                    f"host port {forward.host} ({forward.protocol}) is forwarded by another "
+                    f"ci_tools boot (pid {locks.holder_pid(path)}); waiting until its QEMU "
+                    "has exited"
+                )
+
+            stack.enter_context(locks.exclusive(path, waiting=waiting))
+        claim(forwards, runtime)
+        yield
 
 
 def read_forwarded(usernet: str) -> dict[int, int]:

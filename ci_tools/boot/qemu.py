@@ -8,10 +8,8 @@ QEMU of ours can always be told apart from anyone else's process
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -133,11 +131,23 @@ def boot(
     name = f"{vms.VM_NAME_PREFIX}{secrets.token_hex(4)}"
     runtime = vms.runtime_dir()
     vms.sweep(runtime)
-    ports.claim(spec.forwards, runtime)
-    workdir = runtime / name
-    workdir.mkdir(mode=0o700)
-    # Who started this QEMU: lets a later run tell a stale VM of ours from a live one.
-    (workdir / vms.OWNER_FILE).write_text(f"{os.getpid()}\n")
+    with ports.reserved(spec.forwards, runtime):
+        folder = vms.new_folder(runtime, name)
+        try:
+            return _boot(spec, binary, folder.path, log_path, limits, on_line)
+        finally:
+            folder.release()
+
+
+def _boot(
+    spec: GuestSpec,
+    binary: str,
+    workdir: Path,
+    log_path: Path,
+    limits: Limits,
+    on_line: Callable[[str], None] | None,
+) -> BootOutcome:
+    name = workdir.name
     qmp_socket = workdir / "qmp.sock"
     command = build_command(
         spec, binary=binary, name=name, pidfile=workdir / vms.PIDFILE, qmp_socket=qmp_socket
@@ -189,7 +199,6 @@ def boot(
             events = qmp.events()
     finally:
         qmp.close()
-        shutil.rmtree(workdir, ignore_errors=True)
     parsed = parse_console(console.raw.decode(errors="replace"))
     status = classify(
         console, parsed, events, accel=spec.accel, limits=limits, exit_device=spec.exit_device

@@ -3,18 +3,21 @@
 Each boot gets a private runtime folder ``ci_tools-<id>`` under
 ``runtime_dir()`` holding QEMU's pidfile, the pid of the harness that
 started it (its owner), the QMP socket and QEMU's stderr; QEMU itself runs
-with the VM name ``ci_tools-<id>``, visible in ``ps``.  A QEMU is ours and
-stale only when all of that agrees and its owner is dead.
+with the VM name ``ci_tools-<id>``, visible in ``ps``.  The harness holds the
+folder locked (``util.locks``) for the whole boot: a folder whose lock is
+held is live, whatever its pids say.  A QEMU is ours and stale only when all
+of that agrees, its folder is not locked and its owner is dead.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import tempfile
 import time
 from pathlib import Path
+
+from ci_tools.util import locks
 
 VM_NAME_PREFIX = "ci_tools-"
 OWNER_FILE = "owner.pid"
@@ -62,6 +65,8 @@ def stale_vm(pid: int | None, runtime: Path) -> Path | None:
     recorded, owner = _read_pid(folder / PIDFILE), _read_pid(folder / OWNER_FILE)
     if recorded is None or owner is None or recorded != pid or _alive(owner):
         return None
+    if locks.in_use(folder):
+        return None  # a live harness holds it (its recorded owner pid was reused)
     return folder
 
 
@@ -83,17 +88,22 @@ def running_qemu(folder: Path) -> int | None:
     return pid
 
 
+def new_folder(runtime: Path, name: str) -> locks.PrivateDir:
+    """A boot's runtime folder, locked by this boot until it is released."""
+    held = locks.private_dir(runtime, name)
+    # Who started this QEMU: lets a later run tell a stale VM of ours from a live one.
+    (held.path / OWNER_FILE).write_text(f"{os.getpid()}\n")
+    return held
+
+
 def sweep(runtime: Path) -> int:
-    """Remove the folders of runs whose harness and QEMU are both gone (a
-    SIGKILLed harness cannot clean up after itself); returns how many."""
-    removed = 0
-    for folder in runtime.glob(f"{VM_NAME_PREFIX}*"):
-        owner = _read_pid(folder / OWNER_FILE)
-        if (owner is not None and _alive(owner)) or running_qemu(folder) is not None:
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed += 1
-    return removed
+    """Remove the folders of boots that are over (a SIGKILLed harness cannot clean
+    up after itself): no live harness holds the folder locked and its QEMU is gone.
+    A live boot's folder is never removed, whatever process or thread runs it."""
+    removed = locks.sweep(
+        runtime, f"{VM_NAME_PREFIX}*", also_alive=lambda f: running_qemu(f) is not None
+    )
+    return len(removed)
 
 
 def stop(pid: int) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from ci_tools import output
 from ci_tools.errors import BuildError
-from ci_tools.util import proc
+from ci_tools.util import locks, proc
 from ci_tools.util.paths import cache_dir, data_file
 
 COMPILER = "musl-gcc"
@@ -36,19 +35,17 @@ def build_bench(source: Path | None = None) -> Path:
         output.phase(f"bench binary up to date ({binary})")
         return binary
     output.phase(f"building {source.name} with {COMPILER}")
-    # A name of this process's own: runs sharing the cache each build to theirs and
-    # rename into place (the same bytes), never moving another's file away.
-    fd, name = tempfile.mkstemp(dir=binary.parent, prefix=".bench.", suffix=".partial")
-    os.close(fd)
-    partial = Path(name)
-    try:
-        proc.run([compiler, *CFLAGS, "-o", str(partial), str(source)])
-    except proc.CommandFailed as exc:
-        partial.unlink(missing_ok=True)
-        raise BuildError(
-            f"compiling {source} failed:\n{exc.output_tail}",
-            hint="fix the compiler errors above; the source must build with musl-gcc -static",
-        ) from exc
-    partial.chmod(0o755)
-    os.replace(partial, binary)
+    # A folder of this process's own: runs sharing the cache each build into theirs and
+    # rename into place (the same bytes), never moving another's file away; a killed
+    # run's folder is swept by the next build.
+    with locks.scratch_dir(binary.parent, ".build-") as scratch:
+        partial = scratch / "bench"
+        try:
+            proc.run([compiler, *CFLAGS, "-o", str(partial), str(source)])
+        except proc.CommandFailed as exc:
+            raise BuildError(
+                f"compiling {source} failed:\n{exc.output_tail}",
+                hint="fix the compiler errors above; the source must build with musl-gcc -static",
+            ) from exc
+        os.replace(partial, binary)
     return binary

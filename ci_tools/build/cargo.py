@@ -31,7 +31,7 @@ from ci_tools.build import diagnostics
 from ci_tools.build.diagnostics import CargoRun
 from ci_tools.build.toolchain import Toolchain, needs_build_std
 from ci_tools.config import Config, Profile
-from ci_tools.util import proc
+from ci_tools.util import locks, proc
 
 Subcommand = Literal["check", "clippy", "build"]
 
@@ -127,11 +127,27 @@ def report_base(config: Config) -> Path:
     return Path(os.environ.get("GITHUB_WORKSPACE") or config.root)
 
 
+def _target_dir(command: CargoCommand) -> Path:
+    return Path(os.environ.get("CARGO_TARGET_DIR") or command.cwd / "target")
+
+
 def _first_build(command: CargoCommand, profile: Profile) -> bool:
     """Whether cargo has never built for this target here (then core and alloc come first)."""
-    target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or command.cwd / "target")
     name = Path(profile.target).stem if profile.target_is_spec else profile.target
-    return not (target_dir / name).is_dir()
+    return not (_target_dir(command) / name).is_dir()
+
+
+def busy_build_dir(command: CargoCommand) -> Path | None:
+    """A build folder another cargo holds (cargo flocks ``<profile>/.cargo-lock`` while it
+    builds there): two runs on one target folder are safe, the second cargo waits."""
+    target_dir = _target_dir(command)
+    held = [
+        lock
+        for pattern in ("*/.cargo-lock", "*/*/.cargo-lock")
+        for lock in target_dir.glob(pattern)
+        if locks.in_use(lock)
+    ]
+    return held[0].parent if held else None
 
 
 def run(
@@ -148,6 +164,9 @@ def run(
     if profile is not None and _first_build(command, profile):
         output.info(f"{title}: first build for {profile.target}: core and alloc are compiled "
                     "too (about half a minute)")  # fmt: skip
+    busy = busy_build_dir(command)
+    if busy is not None:
+        output.info(f"{title}: another cargo is building in {busy}; cargo waits for it")
     completed = proc.run(command.argv, cwd=command.cwd, env=command.env, check=False, quiet=True)
     parsed = diagnostics.parse_cargo(completed.stdout, base=base)
     failed = completed.returncode != 0

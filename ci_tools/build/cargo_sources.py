@@ -28,17 +28,17 @@ place, so concurrent runs never see half of one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ci_tools.errors import SetupError
+from ci_tools.util import locks
 from ci_tools.util.paths import cache_dir
 
 if sys.version_info >= (3, 11):
@@ -126,13 +126,13 @@ def merged_directory(std_vendor: Path, kernel_dir: Path) -> Path:
     target = cache_dir("cargo-sources") / digest.hexdigest()[:20]
     if target.is_dir():
         return target
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
-    for name, path in entries.items():
-        (staging / name).symlink_to(path)
-    try:
-        staging.rename(target)
-    except OSError:  # another run made it first: theirs is identical
-        shutil.rmtree(staging, ignore_errors=True)
+    with locks.scratch_dir(target.parent, ".partial-") as scratch:
+        staging = scratch / "crates"
+        staging.mkdir()
+        for name, path in entries.items():
+            (staging / name).symlink_to(path)
+        with contextlib.suppress(OSError):  # another run made it first: theirs is identical
+            staging.rename(target)
     return target
 
 

@@ -11,14 +11,23 @@ against booting a kernel built with another init:
 2. after building: ci_tools remembers, per image, the variables it was last
    built with and its hash.  When a variable changed but the image did not,
    the build reused a stale kernel, and that is an error too.
+
+Every profile of a kernel crate builds to the same image path (cargo's
+features do not change it), so two runs (two profiles, or one profile with
+other bench arguments) would overwrite each other's image between build and
+boot.  A build therefore holds the crate's lock from the build through the
+image check to a private copy of the image, named by its hash, and that copy
+is what is booted and recorded.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 import shlex
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,9 +38,9 @@ from ci_tools.build import cargo
 from ci_tools.build.toolchain import resolve
 from ci_tools.config import BENCH_ARGS_PLACEHOLDER, Config, KernelBuild, Profile
 from ci_tools.errors import BuildError, HarnessError
-from ci_tools.util import proc
+from ci_tools.util import locks, proc
 from ci_tools.util.files import write_atomic
-from ci_tools.util.paths import sha256_file
+from ci_tools.util.paths import cache_dir, sha256_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -222,6 +231,24 @@ def build_image(config: Config, profile: Profile, *, bench_args: str = "") -> Pa
     build = with_bench_args(spec.build, bench_args)
     script = build_script(config.kernel.manifest)
     check_rerun_declarations(config.kernel.manifest, build.env)
+    crate = str(config.kernel.manifest.resolve())
+    lock = cache_dir("kernel-builds") / f"{hashlib.sha256(crate.encode()).hexdigest()[:20]}.lock"
+    waiting = f"waiting for another ci_tools run that is building this kernel ({crate})"
+    with locks.exclusive(lock, waiting=waiting):
+        image = _build(config, profile, build)
+        digest = sha256_file(image)
+        check_image_changed(
+            image, previous=read_stamp(image), env=build.env, sha256=digest, script=script
+        )
+        write_stamp(image, profile=profile.name, env=build.env, sha256=digest)
+        booted = _private_copy(image, digest)
+    output.info(f"{profile.name}: kernel image {image} (sha256 {digest[:12]}…)")
+    return booted
+
+
+def _build(config: Config, profile: Profile, build: KernelBuild) -> Path:
+    spec = profile.bench
+    assert spec is not None
     if build.cargo:
         artifact = _cargo_build(config, profile, build)
         image = spec.image or artifact
@@ -234,10 +261,15 @@ def build_image(config: Config, profile: Profile, *, bench_args: str = "") -> Pa
             f"{image or '(no artifact)'} does not exist",
             hint=f"set [profiles.{profile.name}.bench] image to the file the build writes",
         )
-    digest = sha256_file(image)
-    check_image_changed(
-        image, previous=read_stamp(image), env=build.env, sha256=digest, script=script
-    )
-    write_stamp(image, profile=profile.name, env=build.env, sha256=digest)
-    output.info(f"{profile.name}: kernel image {image} (sha256 {digest[:12]}…)")
     return image
+
+
+def _private_copy(image: Path, digest: str) -> Path:
+    """The image copied to ci_tools' cache under its hash: the next build (another run,
+    another profile) rewrites the image in place, never this copy."""
+    copy = cache_dir("images") / f"{image.name}-{digest[:20]}"
+    if not copy.is_file():
+        with locks.scratch_dir(copy.parent, ".copy-") as scratch:
+            shutil.copy2(image, scratch / copy.name)
+            (scratch / copy.name).replace(copy)
+    return copy

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from ci_tools import output
 from ci_tools.errors import SetupError
-from ci_tools.util import proc
+from ci_tools.util import locks, proc
 from ci_tools.util.paths import cache_dir
 
 ENV_VAR = "CI_TOOLS_LINUX_KERNEL"
@@ -78,24 +76,20 @@ def fetch_debian_kernel() -> Path:
     root = cache_dir("kernels")
     target = root / package
     # One download at a time: a second run waits here, then finds the first's kernel.
-    with open(root / ".fetch.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            output.info("waiting for another ci_tools run that is downloading the guest kernel")
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    waiting = "waiting for another ci_tools run that is downloading the guest kernel"
+    with locks.exclusive(root / ".fetch.lock", waiting=waiting):
         existing = sorted(target.glob("boot/vmlinuz-*"))
         if existing:
             return existing[-1]
         output.phase(f"downloading guest kernel package {package}")
         # Private folders, renamed into place whole: a reader never sees half a kernel,
-        # and no run removes another's download.
-        with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
-            proc.run(["apt-get", "download", package], cwd=Path(scratch))
-            debs = list(Path(scratch).glob(f"{package}_*.deb"))
+        # and no run removes another's download (a killed run's is swept).
+        with locks.scratch_dir(root, ".download-") as scratch:
+            proc.run(["apt-get", "download", package], cwd=scratch)
+            debs = list(scratch.glob(f"{package}_*.deb"))
             if not debs:
                 raise SetupError(f"apt-get download {package} produced no .deb file")
-            staging = Path(scratch) / "tree"
+            staging = scratch / "tree"
             proc.run(["dpkg-deb", "-x", str(debs[0]), str(staging)])
             os.replace(staging, target)
     kernels = sorted(target.glob("boot/vmlinuz-*"))

@@ -104,9 +104,9 @@ def run(
             raise
     completed = subprocess.CompletedProcess(args, child.returncode, out or "", None)
     if check and child.returncode != 0:
-        raise CommandFailed(args, child.returncode, _tail(out or ""))
+        raise CommandFailed(args, child.returncode, tail(out or ""))
     return completed
 
 
-def _tail(text: str, lines: int = 20) -> str:
+def tail(text: str, lines: int = 20) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])

@@ -18,6 +18,7 @@ from ci_tools.errors import BadInputError, ExitCode
 from ci_tools.host import provision
 from ci_tools.results import store
 
+from conftest import Child
 from guest import qemu_processes, run_cli
 
 USERNET = (
@@ -150,11 +151,59 @@ def test_live_qemu_of_another_harness_is_left_alone(tmp_path: Path) -> None:
         shutil.rmtree(vms.runtime_dir() / name, ignore_errors=True)
 
 
-def test_sweep_removes_only_folders_whose_harness_and_qemu_are_gone(tmp_path: Path) -> None:
-    dead, alive = tmp_path / "ci_tools-dead", tmp_path / "ci_tools-live"
-    for folder, owner in ((dead, _dead_pid()), (alive, os.getpid())):
-        folder.mkdir()
-        (folder / vms.OWNER_FILE).write_text(f"{owner}\n")
-        (folder / vms.PIDFILE).write_text(f"{_dead_pid()}\n")  # its QEMU is gone too
-    assert vms.sweep(tmp_path) == 1
-    assert not dead.exists() and alive.exists()
+def test_sweep_removes_only_folders_no_live_boot_holds(tmp_path: Path) -> None:
+    """A folder is live while its boot holds its lock, whatever its pids say: the
+    owner pid of a dead run can be reused by any process, and a live boot's folder
+    exists a moment before its owner file does."""
+    live = Child(
+        "from pathlib import Path\nfrom ci_tools.boot import vms\n"
+        f"vms.new_folder(Path({str(tmp_path)!r}), 'ci_tools-live')\nprint('ready')"
+    )
+    dead = tmp_path / "ci_tools-dead"
+    dead.mkdir()
+    (dead / vms.OWNER_FILE).write_text(f"{os.getpid()}\n")  # a reused pid: alive, not its owner
+    (dead / vms.PIDFILE).write_text(f"{_dead_pid()}\n")  # its QEMU is gone too
+    try:
+        assert vms.sweep(tmp_path) == 1
+        assert not dead.exists() and (tmp_path / "ci_tools-live").is_dir()
+    finally:
+        live.finish()
+
+
+RESERVE = """
+import sys, time
+from pathlib import Path
+from ci_tools.boot import ports
+forward = ports.Forward(host=int(sys.argv[2]), guest=22)
+with ports.reserved((forward,), Path(sys.argv[1])):
+    print("ready", flush=True)
+    time.sleep(1.0)
+    with open(sys.argv[3], "a") as log:
+        log.write("first boot over\\n")
+"""
+
+
+def test_a_second_boot_asking_for_the_same_port_waits_for_the_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two runs forwarding one fixed host port: the second waits (and says so) until
+    the first's QEMU is gone, instead of both finding the port free and one QEMU
+    failing to bind it."""
+    port, log = free_port(), tmp_path / "log"
+    first = subprocess.Popen(
+        [sys.executable, "-c", RESERVE, str(tmp_path), str(port), str(log)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert first.stdout is not None and first.stdout.readline() == "ready\n"
+    forward = ports.Forward(host=port, guest=22)
+    with ports.reserved((forward,), tmp_path), log.open("a") as out:
+        out.write("second boot starts\n")
+    first.communicate()
+    assert log.read_text().splitlines() == ["first boot over", "second boot starts"]
+    said = capsys.readouterr().err
+    assert f"host port {port} (tcp) is forwarded by another ci_tools boot (pid {first.pid})" in said
+
+
+def test_automatic_ports_are_not_reserved(tmp_path: Path) -> None:
+    with ports.reserved((ports.Forward(host=0, guest=22),), tmp_path):
+        assert not (tmp_path / "ports").exists()

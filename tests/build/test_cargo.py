@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from ci_tools import config
 from ci_tools.build import cargo
 
-from conftest import REPO, VENDOR_ARGS, debian_toolchain, fake_sysroot
+from conftest import REPO, VENDOR_ARGS, Child, debian_toolchain, fake_sysroot
 
 DEMO = config.load(REPO / "ci_tools.toml")
 KERNEL = DEMO.kernel.manifest
@@ -131,3 +133,26 @@ def test_fmt_args_with_their_own_separator() -> None:
     )
     argv = cargo.fmt_command(edition, debian_toolchain()).argv
     assert argv[-6:] == ("--all", "--", "--edition", "2021", "--color", "never")
+
+
+def test_a_build_folder_another_cargo_holds_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two cargo processes on one target folder are safe (cargo flocks the build folder
+    and the second waits); ci_tools says so instead of seeming to hang."""
+    monkeypatch.delenv("CARGO_TARGET_DIR", raising=False)
+    command = cargo.CargoCommand(argv=("cargo", "build"), cwd=tmp_path)
+    build = tmp_path / "target" / "x64" / "debug"
+    build.mkdir(parents=True)
+    (build / ".cargo-lock").touch()
+    assert cargo.busy_build_dir(command) is None
+    holder = Child(
+        "import fcntl, os\n"
+        f"fd = os.open({str(build / '.cargo-lock')!r}, os.O_RDWR)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)  # as cargo does\nprint('ready', flush=True)\n"
+    )
+    try:
+        assert cargo.busy_build_dir(command) == build
+    finally:
+        holder.finish()
+    assert cargo.busy_build_dir(command) is None

@@ -10,6 +10,8 @@ import pytest
 from ci_tools.build import cargo_sources
 from ci_tools.errors import SetupError
 
+from conftest import Child, at_once
+
 
 def _crates(folder: Path, *names: str) -> Path:
     for name in names:
@@ -135,3 +137,40 @@ def test_a_kernel_source_folder_lacking_locked_crates_is_named(tmp_path: Path) -
         caught.value.message
     )
     assert caught.value.hint is not None and "librust-" in caught.value.hint
+
+
+MERGE = """
+import sys
+from pathlib import Path
+from ci_tools.build import cargo_sources
+print("ready", flush=True)
+for _ in range(20):
+    print(cargo_sources.merged_directory(Path(sys.argv[1]), Path(sys.argv[2])), flush=True)
+"""
+
+
+def test_runs_merging_at_once_share_one_whole_folder_and_sweep_a_killed_ones(
+    tmp_path: Path, isolated_cache: Path
+) -> None:
+    """Four processes make the merged folder at once on a cold cache: each gets the
+    same, whole folder; the staging folder of a run killed while linking (its lock
+    gone with it) is swept; a live run's is not."""
+    std = _crates(tmp_path / "std-vendor", *(f"std-{n}-1.0.0" for n in range(200)))
+    ours = _crates(tmp_path / "third_party", *(f"ours-{n}-1.0.0" for n in range(200)))
+    sources = isolated_cache / "cargo-sources"
+    sources.mkdir(parents=True)
+    killed = sources / ".partial-killed"
+    killed.mkdir()  # a run SIGKILLed mid-link: nobody holds it
+    (killed / "crates").mkdir()
+    live = Child(
+        "from pathlib import Path\nfrom ci_tools.util import locks\n"
+        f"locks.private_dir(Path({str(sources)!r}), '.partial-live')\nprint('ready')"
+    )
+    try:
+        runs = at_once(MERGE, [[str(std), str(ours)]] * 4)
+        assert [run.returncode for run in runs] == [0, 0, 0, 0], [r.stderr for r in runs]
+        (merged,) = {line for run in runs for line in run.stdout.split()[1:]}
+        assert len(list(Path(merged).iterdir())) == 400
+        assert sorted(p.name for p in sources.iterdir()) == [".partial-live", Path(merged).name]
+    finally:
+        live.finish()

@@ -10,6 +10,8 @@ LANGUAGE=de.  The real ``dpkg --compare-versions`` orders the versions.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,12 +62,36 @@ def _apt(
         (bin_dir / name).write_text(script)
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("APT_CONFIG", str(apt_sandbox(tmp_path)))
     monkeypatch.setenv("LANGUAGE", "de")
     monkeypatch.setattr(apt.os, "geteuid", lambda: 0)
     return log
 
 
+def apt_sandbox(tmp_path: Path) -> Path:
+    """An apt configuration whose lists, cache and dpkg state are folders under
+    ``tmp_path`` with no sources: the real apt-config and apt-get work on it, and its
+    locks are the test's, never the machine's."""
+    root = tmp_path / "apt-root"
+    for folder in ("lists/partial", "cache/archives/partial", "dpkg", "sources.list.d"):
+        (root / folder).mkdir(parents=True)
+    (root / "dpkg" / "status").touch()
+    (root / "sources.list").touch()
+    conf = root / "apt.conf"
+    conf.write_text(
+        f'Dir::State::Lists "{root}/lists";\nDir::State::status "{root}/dpkg/status";\n'
+        f'Dir::Cache "{root}/cache";\nDir::Etc::sourcelist "{root}/sources.list";\n'
+        f'Dir::Etc::sourceparts "{root}/sources.list.d";\n'
+    )
+    return conf
+
+
 def _calls(log: Path) -> list[str]:
+    """The calls logged, without the lock-wait option every apt-get gets."""
+    return [c.replace(f" -o DPkg::Lock::Timeout={apt.LOCK_WAIT_S}", "") for c in _raw(log)]
+
+
+def _raw(log: Path) -> list[str]:
     return log.read_text().splitlines()
 
 
@@ -172,3 +198,134 @@ def test_not_root_with_passwordless_sudo_installs_through_it(
     calls = _calls(log)
     assert calls[0] == "sudo -n true"
     assert calls[-2].startswith("sudo apt-get install -y --no-install-recommends make")
+
+
+# --------------------------------------------------------------------------
+# apt's locks: a second set-up waits for the first, and says so
+
+HOLD = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o640)
+fcntl.lockf(fd, fcntl.LOCK_EX)  # as apt locks: fcntl, not flock
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+with open(sys.argv[3], "a") as log:
+    log.write("holder released\\n")
+"""
+
+# apt-get as apt behaves with its frontend lock: held by another, it fails at once
+# ("Could not get lock"), or with -o DPkg::Lock::Timeout=N waits up to N seconds.
+LOCKING_APT_GET = """#!{python}
+import fcntl, os, re, sys, time
+args = sys.argv[1:]
+lock = "{frontend}"
+timeout = 0.0
+for i, arg in enumerate(args):
+    if arg == "-o" and args[i + 1].startswith("DPkg::Lock::Timeout="):
+        timeout = float(args[i + 1].split("=", 1)[1])
+fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o640)
+deadline = time.monotonic() + timeout
+while True:
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        break
+    except OSError:
+        if time.monotonic() >= deadline:
+            print(f"E: Could not get lock {{lock}}. It is held by process 1 (apt-get)")
+            sys.exit(100)
+        time.sleep(0.1)
+with open("{log}", "a") as log:
+    log.write(f"start {{os.getpid()}} {{' '.join(args)}}\\n")
+time.sleep(1.5)  # unpacking
+with open("{log}", "a") as log:
+    log.write(f"end {{os.getpid()}}\\n")
+"""
+
+
+def _hold(lock: Path, seconds: float, log: Path) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(lock), str(seconds), str(log)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    return holder
+
+
+def test_lock_files_are_where_apts_configuration_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APT_CONFIG", str(apt_sandbox(tmp_path)))
+    root = tmp_path / "apt-root"
+    assert apt.lock_files("update") == [root / "lists" / "lock"]
+    assert apt.lock_files("install") == [root / "dpkg" / "lock-frontend", root / "dpkg" / "lock"]
+
+
+def test_lock_holder_is_named_without_taking_the_lock(tmp_path: Path) -> None:
+    lock, log = tmp_path / "lock", tmp_path / "log"
+    assert apt.lock_holder(lock) is None  # no such file
+    lock.touch()
+    assert apt.lock_holder(lock) is None
+    holder = _hold(lock, 0.5, log)
+    try:
+        assert apt.lock_holder(lock) == holder.pid
+    finally:
+        holder.communicate()
+    assert apt.lock_holder(lock) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="apt-get update locks its lists only as root")
+def test_a_real_apt_get_update_waits_for_a_held_lists_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real apt-get, on a sandbox: held, its lists lock makes `apt-get update` fail at
+    once even with DPkg::Lock::Timeout; ci_tools waits for it, naming the holder."""
+    monkeypatch.setenv("APT_CONFIG", str(apt_sandbox(tmp_path)))
+    lock = tmp_path / "apt-root" / "lists" / "lock"
+    holder = _hold(lock, 1.5, tmp_path / "log")
+    try:
+        apt.refresh_lists("a test")
+    finally:
+        holder.communicate()
+    said = capsys.readouterr().err
+    assert f"waiting for apt's lock {lock}, held by pid {holder.pid} (python" in said
+    assert "apt-get update exited" not in said  # it ran once the lock was free, and worked
+
+
+def test_install_waits_for_the_frontend_lock_another_process_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = _apt(tmp_path, monkeypatch, old="1.0", new="1.0")
+    lock = tmp_path / "apt-root" / "dpkg" / "lock-frontend"
+    holder = _hold(lock, 1.0, log)
+    try:
+        apt.install(["make"])
+    finally:
+        holder.communicate()
+    calls = _raw(log)
+    install = next(i for i, c in enumerate(calls) if c.startswith("apt-get install"))
+    assert calls.index("holder released") < install
+    assert f"-o DPkg::Lock::Timeout={apt.LOCK_WAIT_S}" in calls[install]
+    assert f"held by pid {holder.pid}" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="apt.install runs apt-get itself only as root")
+def test_two_setups_at_once_install_one_after_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes install at once with an apt-get that locks as apt does: the second
+    waits for the first (and says so) instead of failing on apt's lock."""
+    _apt(tmp_path, monkeypatch, old="1.0", new="1.0")
+    log = tmp_path / "installs.log"
+    lock = tmp_path / "apt-root" / "dpkg" / "lock-frontend"
+    apt_get = tmp_path / "bin" / "apt-get"
+    apt_get.write_text(LOCKING_APT_GET.format(python=sys.executable, frontend=lock, log=log))
+    code = "from ci_tools.util import apt; apt.install(['make'])"
+    setups = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    errors = [setup.communicate(timeout=60)[1] for setup in setups]
+    assert [s.returncode for s in setups] == [0, 0], errors
+    events = [line.split()[0] for line in log.read_text().splitlines()]
+    assert events == ["start", "end", "start", "end"]  # never two at once, none failed
+    assert any("waiting for another ci_tools set-up" in e for e in errors), errors
