@@ -20,11 +20,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ci_tools.errors import BadInputError
+from ci_tools.errors import BadInputError, CiToolsError
 from ci_tools.results import store
 from ci_tools.results.model import Result, now
+from ci_tools.util.git import git
 from ci_tools.util.schemas import schema_errors
 
 FORMAT = "ci_tools-history-record"
@@ -199,27 +201,40 @@ class Fingerprint:
         return out
 
 
-def parse_log_line(line: str, *, source: str) -> tuple[str, tuple[str, ...], str, str]:
-    """``git log --format=%H%x09%P%x09%cI%x09%s``: (commit, parents, date, subject)."""
+LOG_FORMAT = "%H%x09%P%x09%cI%x09%s"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitInfo:
+    commit: str
+    parents: tuple[str, ...]
+    date: str  # committer date, ISO 8601
+    subject: str
+
+
+def commit_info(repo: Path | None, commit: str) -> CommitInfo | None:
+    """What git in ``repo`` knows of ``commit`` (None: not there, or no repository)."""
+    try:
+        line = git(repo, "log", "-1", f"--format={LOG_FORMAT}", commit, "--")
+    except CiToolsError:
+        return None
     parts = line.split("\t", 3)
-    if len(parts) < 3:
-        raise BadInputError(f"{source}: unexpected git output {line!r}")
-    return parts[0], tuple(parts[1].split()), parts[2], parts[3] if len(parts) > 3 else ""
+    if len(parts) < 4:
+        return None
+    return CommitInfo(commit=parts[0], parents=tuple(parts[1].split()), date=parts[2],
+                      subject=parts[3])  # fmt: skip
 
 
-def from_results(
-    results: Sequence[Result], *, commit: str, parents: Sequence[str], date: str, subject: str
-) -> list[Record]:
-    """Records of ``commit`` from result files: each must say it measured that commit."""
+def from_results(results: Sequence[Result], info: CommitInfo) -> list[Record]:
+    """Records of a commit from result files: each must say it measured that commit."""
     out = []
     for r in results:
         measured = r.data["provenance"]["git_commit"]
-        if measured is not None and measured != commit:
+        if measured is not None and measured != info.commit:
             raise BadInputError(
-                f"{r.path}: measured commit {measured}, not {commit}",
+                f"{r.path}: measured commit {measured}, not {info.commit}",
                 hint="record each commit's own result files",
             )
-        out.append(
-            Record(commit=commit, parents=tuple(parents), date=date, result=r, subject=subject)
-        )
+        out.append(Record(commit=info.commit, parents=info.parents, date=info.date, result=r,
+                          subject=info.subject))  # fmt: skip
     return out

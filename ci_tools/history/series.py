@@ -18,17 +18,14 @@ import datetime as dt
 import hashlib
 import heapq
 import json
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ci_tools.compare.inputs import per_boot
-from ci_tools.errors import CiToolsError
-from ci_tools.history.record import Record, SeriesKey, parse_log_line
+from ci_tools.history.record import Record, SeriesKey, commit_info
 from ci_tools.results.model import Result
-from ci_tools.util.git import git
-
-LOG_FORMAT = "%H%x09%P%x09%cI%x09%s"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,29 +56,18 @@ class Run:
 
 
 def runs_of_results(results: Sequence[Result], *, repo: Path | None) -> list[Run]:
-    """Local result files as runs; git (in ``repo``) says each commit's parents and date."""
+    """Local result files as runs; git (in ``repo``) says each commit's parents and date,
+    else the run's start time places it."""
     out = []
-    known = _commits(repo, {c for r in results if (c := r.data["provenance"]["git_commit"])})
     for r in results:
         commit = r.data["provenance"]["git_commit"]
-        parents, date, subject = known.get(commit or "", ((), "", ""))
-        out.append(
-            Run(commit=commit, parents=parents, date=date or r.data["provenance"]["started_at"],
-                subject=subject, result=r)
-        )  # fmt: skip
-    return out
-
-
-def _commits(repo: Path | None, commits: set[str]) -> dict[str, tuple[tuple[str, ...], str, str]]:
-    """commit -> (parents, date, subject) for the commits the repository has."""
-    out = {}
-    for commit in sorted(commits):
-        try:
-            line = git(repo, "log", "-1", f"--format={LOG_FORMAT}", commit, "--")
-        except CiToolsError:
-            continue  # not in this repository (or no repository): ordered by its date
-        sha, parents, date, subject = parse_log_line(line, source="git log")
-        out[sha] = (parents, date, subject)
+        info = commit_info(repo, commit) if commit else None
+        if info is None:
+            out.append(Run(commit=commit, parents=(), subject="", result=r,
+                           date=r.data["provenance"]["started_at"]))  # fmt: skip
+        else:
+            out.append(Run(commit=info.commit, parents=info.parents, date=info.date,
+                           subject=info.subject, result=r))  # fmt: skip
     return out
 
 
@@ -134,6 +120,10 @@ class Point:
         """One value per boot (the median of its rounds) over every run of the commit."""
         return tuple(v for r in self.runs if (s := per_boot(r, benchmark)) for v in s.values)
 
+    def median(self, benchmark: str) -> float | None:
+        values = self.values(benchmark)
+        return float(statistics.median(values)) if values else None
+
 
 @dataclass(frozen=True, kw_only=True)
 class Series:
@@ -181,3 +171,8 @@ def _point(runs: list[Run]) -> Point:
         runs=tuple(r.result for r in runs),
         stands_for=tuple(sorted({c for r in runs for c in r.stands_for})),
     )  # fmt: skip
+
+
+def latest(series: Sequence[Series]) -> dict[str, Result]:
+    """Each profile's newest run (the last commit of its newest series): what it costs now."""
+    return {s.profile: s.points[-1].runs[-1] for s in series}

@@ -66,8 +66,7 @@ class HistoryBranch:
     @contextmanager
     def _fetched(self) -> Iterator[str | None]:
         """The branch's tip, fetched into a private ref (None: no branch yet)."""
-        listed = self._git("ls-remote", "--heads", self.remote, f"refs/heads/{self.branch}")
-        if not listed:
+        if self._remote_tip() is None:
             yield None
             return
         ref = f"refs/ci_tools/history-{uuid.uuid4().hex}"
@@ -107,22 +106,27 @@ class HistoryBranch:
             parents = ["-p", tip] if tip and parent else []
             return self._git("commit-tree", tree, *parents, "-m", message, env=env)
 
-    def _push(self, commit: str, *, lease: str | None = None) -> bool:
-        """Push; False when the remote moved on since it was read (the caller retries)."""
-        args = ["push", "--quiet", "--no-verify", self.remote]
-        if lease is not None:
-            args.insert(2, f"--force-with-lease=refs/heads/{self.branch}:{lease}")
-            args.append(f"+{commit}:refs/heads/{self.branch}")
-        else:
-            args.append(f"{commit}:refs/heads/{self.branch}")
+    def _remote_tip(self) -> str | None:
+        listed = self._git("ls-remote", "--heads", self.remote, f"refs/heads/{self.branch}")
+        return listed.split()[0] if listed else None
+
+    def _push(self, commit: str, tip: str | None, *, replace: bool = False) -> bool:
+        """Push ``commit``, made on ``tip``; False when the remote moved on from ``tip``
+        meanwhile (the caller starts again).  ``replace``: not a fast-forward, so pushed with
+        a lease on ``tip``."""
+        target = f"refs/heads/{self.branch}"
+        args = ["push", "--quiet", "--no-verify", self.remote, f"{commit}:{target}"]
+        if replace:
+            args[3:] = [f"--force-with-lease={target}:{tip or ''}", self.remote,
+                        f"{commit}:{target}"]  # fmt: skip
         try:
             self._git(*args)
         except proc.CommandFailed as exc:
-            text = exc.output_tail
-            if any(w in text for w in ("rejected", "fetch first", "stale info", "lock")):
+            if self._remote_tip() != tip:
                 return False
             raise HistoryPushError(
-                f"cannot push the history branch {self.branch} to {self.remote}:\n{text}",
+                f"cannot push the history branch {self.branch} to {self.remote}:\n"
+                f"{exc.output_tail}",
                 hint="the job needs `contents: write` on the repository (GITHUB_TOKEN) and a "
                 "remote it can push to; locally, any path or URL you may push to",
             ) from exc
@@ -151,7 +155,7 @@ class HistoryBranch:
                 if not new:
                     return []
                 commit = self._commit(tip, new, (), subject)
-                if commit is None or self._push(commit):
+                if commit is None or self._push(commit, tip):
                     return sorted(new)
         raise HarnessError("unreachable")  # pragma: no cover
 
@@ -192,7 +196,7 @@ class HistoryBranch:
                 drop = [p for p in self._list(tip) if p not in files]
                 message = f"history compacted: {len(records)} runs -> {len(kept)}"
                 commit = self._commit(tip, files, drop, message, parent=False)
-                if commit is None or self._push(commit, lease=tip):
+                if commit is None or self._push(commit, tip, replace=True):
                     return len(records), len(kept)
         raise HarnessError("unreachable")  # pragma: no cover
 
