@@ -25,8 +25,8 @@ from ci_tools.history.series import Point, Series
 from ci_tools.report.history import interval_text, series_lines, step_text
 from ci_tools.report.tables import cost_html, ns
 
-WIDTH, HEIGHT = 760, 240
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 40
+WIDTH, HEIGHT = 470, 200  # two charts side by side
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 16, 32
 LINE, SPREAD, MARK = "#1f77b4", "#9ecae1", "#d62728"
 
 _STYLE = f"""
@@ -36,7 +36,8 @@ h1 {{ font-size: 22px; }} h2 {{ font-size: 18px; margin-top: 32px; }}
 table {{ border-collapse: collapse; margin: 8px 0; }}
 td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
-figure {{ margin: 12px 0 20px; }} figcaption {{ font-weight: 600; }}
+figure {{ display: inline-block; margin: 8px 8px 16px 0; vertical-align: top; }}
+figcaption {{ font-weight: 600; }}
 .note, .setup {{ color: #555; }} .slower {{ color: {MARK}; }} .faster {{ color: #2ca02c; }}
 svg text {{ font: 11px system-ui, sans-serif; fill: #444; }}
 """
@@ -100,11 +101,12 @@ def chart(series: Series, benchmark: str, steps: Sequence[Step], links: _Links) 
                    f'y2="{y(value):.1f}" stroke="#eee"/>'
                    f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end">'
                    f"{_esc(ns(value))}</text>")  # fmt: skip
-    every = max(1, n // 8)  # the x axis: about eight commits named
+    every = max(1, n // 5)  # the x axis: about five commits named, and the last
     for i, p, _ in points:
-        if i % every == 0 or i == n - 1:
-            out.append(f'<text x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
-                       f"{_esc(p.label[:7])}</text>")  # fmt: skip
+        if (i % every == 0 and n - 1 - i >= every / 2) or i == n - 1:
+            anchor = "end" if i == n - 1 and n > 1 else "middle"
+            out.append(f'<text x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 16}" '
+                       f'text-anchor="{anchor}">{_esc(p.label[:7])}</text>')  # fmt: skip
     for i, _, v in points:
         out.append(f'<line class="spread" x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(min(v)):.1f}" '
                    f'y2="{y(max(v)):.1f}" stroke="{SPREAD}" stroke-width="6" '
@@ -173,8 +175,10 @@ def _commits_table(series: Sequence[Series], links: _Links) -> str:
             f"{_esc(p.label)}</a></td><td>{_esc(p.date)}</td>"
             f"<td>{_esc(p.subject)}{_esc(folded)}</td></tr>"
         )
-    return "<table><tr><th>commit</th><th>date</th><th>subject</th></tr>" + "".join(rows) + (
-        "</table>"
+    return (
+        "<table><tr><th>commit</th><th>date</th><th>subject</th></tr>"
+        + "".join(rows)
+        + ("</table>")
     )
 
 

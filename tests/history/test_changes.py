@@ -28,8 +28,9 @@ def test_every_injected_step_is_found_at_its_commit_and_none_elsewhere() -> None
 def test_each_step_is_measured_with_its_size_and_an_interval_around_it() -> None:
     laid_out = series.build([series.Run.of(r) for r in hf.history()])
     for st in changes.steps(laid_out):
-        injected = next(f for (at, p, b), f in hf.STEPS.items() if (p, b) == (st.profile,
-                                                                              st.benchmark))  # fmt: skip
+        injected = next(
+            f for (_, p, b), f in hf.STEPS.items() if (p, b) == (st.profile, st.benchmark)
+        )
         assert st.change.ratio == pytest.approx(injected, abs=0.002)
         assert st.change.low <= st.change.ratio <= st.change.high
         assert not st.change.low <= 1 <= st.change.high

@@ -49,9 +49,7 @@ def branch(tmp_path: Path, remote: Path, name: str = "work") -> store.HistoryBra
     return store.HistoryBranch(repo=clone(tmp_path, name), remote=str(remote))
 
 
-def test_records_are_pushed_to_an_orphan_branch_and_read_back(
-    tmp_path: Path, remote: Path
-) -> None:
+def test_records_are_pushed_to_an_orphan_branch_and_read_back(tmp_path: Path, remote: Path) -> None:
     records = hf.history(n=3, profiles=("fortress", "balanced"))
     writer = branch(tmp_path, remote)
     written = writer.record(records[:2])
@@ -59,9 +57,10 @@ def test_records_are_pushed_to_an_orphan_branch_and_read_back(
     assert all(p.startswith(("fortress/", "balanced/")) for p in written)
     writer.record(records[2:])
     tip = git(remote, "rev-parse", "refs/heads/ci_tools-history")
-    assert git(remote, "rev-list", "--max-parents=0", tip) == git(
-        remote, "rev-list", "--reverse", tip
-    ).splitlines()[0]
+    assert (
+        git(remote, "rev-list", "--max-parents=0", tip)
+        == git(remote, "rev-list", "--reverse", tip).splitlines()[0]
+    )
     assert git(remote, "branch", "--list").split() == ["ci_tools-history"]  # nothing else touched
     back = branch(tmp_path, remote, "reader").read()
     assert sorted((r.commit, r.profile) for r in back) == sorted((r.commit, r.profile)
@@ -228,8 +227,9 @@ def test_find_baseline_says_why_it_cannot_reuse() -> None:
     fp = _fingerprint(base)
     missing = store.find_baseline(records, fp, hf.sha(9), profile="fortress")
     assert missing.result is None and "no run of fortress" in missing.reason
-    other_qemu = dataclasses.replace(fp, series=dataclasses.replace(fp.series,
-                                                                    qemu_version="8.2.0"))
+    other_qemu = dataclasses.replace(
+        fp, series=dataclasses.replace(fp.series, qemu_version="8.2.0")
+    )
     moved = store.find_baseline(records, other_qemu, base.commit, profile="fortress")
     assert moved.result is None and "QEMU version: 7.2.22 -> 8.2.0" in moved.reason
     rebuilt = dataclasses.replace(fp, kernel_sha256="0" * 64, ci_tools_version="0.2.0")
