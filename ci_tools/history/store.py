@@ -1,6 +1,6 @@
 """Where main's history lives: an orphan branch of the repository, one file a run.
 
-The branch (``ci_tools-history`` by default) holds ``<profile>/<commit>-<id>.json``
+The branch (``ci_tools-history`` by default) holds ``<profile>/<xx>/<commit>-<id>.json``
 for every recorded run (``record.Record``: the result document and the
 commit's parents and date; ``<id>`` is a hash of the result, so recording the
 same file twice changes nothing and two runs of one commit both stay).  It is
@@ -202,9 +202,10 @@ class HistoryBranch:
 
 
 def path_of(record: Record) -> str:
-    """``<profile>/<commit>-<id>.json``, the id a hash of the result document."""
+    """``<profile>/<commit[:2]>/<commit>-<id>.json``, the id a hash of the result document
+    (the fan-out folder keeps each push's new tree objects small as the history grows)."""
     digest = hashlib.sha256(json.dumps(record.result.data, sort_keys=True).encode()).hexdigest()
-    return f"{record.profile}/{record.commit}-{digest[:12]}.json"
+    return f"{record.profile}/{record.commit[:2]}/{record.commit}-{digest[:12]}.json"
 
 
 def encode(record: Record) -> bytes:
