@@ -84,8 +84,11 @@ def main() -> None:
         for i in range(args.commits):
             sha = hashlib.sha1(f"{i}".encode()).hexdigest()
             date = (start + dt.timedelta(days=i / args.per_day)).isoformat()
-            records = [Record(commit=sha, parents=previous, date=date, subject=f"c{i}",
-                              result=result(p, args.boots, sha, rng)) for p in PROFILES]  # fmt: skip
+            records = [
+                Record(commit=sha, parents=previous, date=date, subject=f"c{i}",
+                       result=result(p, args.boots, sha, rng))
+                for p in PROFILES
+            ]  # fmt: skip
             one = len(store.encode(records[0]))
             branch.record(records)
             previous = (sha,)

@@ -45,7 +45,7 @@ def test_names_from_result_files_cannot_break_out_of_the_mermaid_block(
     hostile = dataclasses.replace(laid_out[0], profile='x"]\n```\n@team <img>')
     chart = history.mermaid_chart(hostile, "trap")
     assert chart.count("```") == 2 and "@" not in chart and "<" not in chart
-    assert "\"x________team _img_ trap" in chart
+    assert '"x________team _img_ trap' in chart
 
 
 def test_html_escapes_what_came_from_git_and_links_to_the_commit_table(
