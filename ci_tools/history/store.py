@@ -107,7 +107,15 @@ class HistoryBranch:
             return self._git("commit-tree", tree, *parents, "-m", message, env=env)
 
     def _remote_tip(self) -> str | None:
-        listed = self._git("ls-remote", "--heads", self.remote, f"refs/heads/{self.branch}")
+        try:
+            listed = self._git("ls-remote", "--heads", self.remote, f"refs/heads/{self.branch}")
+        except proc.CommandFailed as exc:
+            raise BadInputError(
+                f"cannot read the history remote {self.remote!r} from {self.repo}:\n"
+                f"{exc.output_tail}",
+                hint="give --remote a remote's name, a URL or a path that git in --repo can "
+                "reach (and --repo a git repository)",
+            ) from exc
         return listed.split()[0] if listed else None
 
     def _push(self, commit: str, tip: str | None, *, replace: bool = False) -> bool:

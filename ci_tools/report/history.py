@@ -73,10 +73,16 @@ def history_markdown(series: Sequence[Series], steps: Sequence[Step]) -> str:
     if steps:
         rows = [_cells(st, series, markdown=True) for st in steps]
         lines.append(tabulate(rows, headers=_HEADERS, tablefmt="github", disable_numparse=True))
+        # The newest steps drawn, where a picture says more than the row.
+        for st in sorted(steps, key=lambda st: series[st.series].points[st.change.index].date,
+                         reverse=True)[:CHARTS]:  # fmt: skip
+            lines += ["", mermaid_chart(series[st.series], st.benchmark)]
     else:
         lines.append("No change points.")
     return "\n".join(lines) + "\n"
 
+
+CHARTS = 4  # Mermaid charts in the markdown summary, at most
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+ -]")
 

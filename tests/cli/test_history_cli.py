@@ -99,6 +99,7 @@ def test_history_of_the_demo_kernel_without_steps(capsys: pytest.CaptureFixture[
         (["history", "notjson.txt"], "notjson.txt: not readable JSON"),
         (["history", "other.json"], "other.json: not a ci_tools result file or history record"),
         (["history", "record", "x.json"], "the following arguments are required: --commit"),
+        (["history", "--remote", "nowhere.git"], "cannot read the history remote 'nowhere.git'"),
     ],
 )
 def test_bad_input_is_exit_3_with_the_cause(

@@ -25,6 +25,7 @@ def test_the_markdown_lists_each_step_with_its_interval(laid_out: list[series.Se
     assert trap == ["`fortress`", "`trap`", f"`{hf.sha(6)[:10]}`", "2026-09-02", "44.0", "46.2",
                     "+5.0% slower", "+5.0%..+5.0%", "6/14"]  # fmt: skip
     assert len(rows) == 3
+    assert text.count("```mermaid") == 3  # each step drawn
     assert "new series: QEMU version: 7.2.22 -&gt; 8.2.0" in text
 
 
