@@ -138,3 +138,9 @@ def register(config: str | Path = "ci_tools.toml") -> None:
     def compare(session: nox.Session) -> None:
         """Compare result files, the baseline first; args go to `compare` (exit 1: regression)."""
         _ci_tools(session, "compare", "--config", cfg, *session.posargs)
+
+    @nox.session(name="history", python=False, tags=["bench"])
+    def history(session: nox.Session) -> None:
+        """Main's performance history: change points per profile and benchmark; args go to
+        `history` (result files or folders, --remote origin, --html report.html)."""
+        _ci_tools(session, "history", *session.posargs)

@@ -5,10 +5,12 @@ modules of its own layer or of lower ones, never of a higher one, whether
 at the top of the file or inside a function.  The order is the pipeline's:
 
     errors, output -> util -> config -> build -> boot -> host -> results
-    -> bench -> compare -> report -> github -> gate -> cli, sessions
+    -> bench -> compare -> history -> report -> github -> gate -> cli, sessions
 
 ``results`` sits below ``bench`` because a run writes its result through
-the typed model that ``compare`` and ``report`` read; ``host`` (provisioning
+the typed model that ``compare`` and ``report`` read; ``history`` (main's
+stored runs, their series and change points) reads results as ``compare``
+does and is drawn by ``report``; ``host`` (provisioning
 and doctor) installs and checks what build and boot need.  On top of that,
 no module imports another in a loop, imports inside functions live only in
 the command line (whose handlers import what they call when they run), and
@@ -36,6 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("results",),
     ("bench",),
     ("compare",),
+    ("history",),
     ("report",),
     ("github",),
     ("gate",),

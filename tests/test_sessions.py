@@ -18,6 +18,7 @@ import pytest
 
 from ci_tools import config, sessions
 from ci_tools.cli import build_parser
+from ci_tools.cli import history as cli_history
 
 from conftest import FIXTURES, REPO, write_config
 
@@ -49,7 +50,7 @@ def test_sessions_are_the_profiles_of_the_config(path: Path, registry: dict[str,
     sessions.register(path)
     profiles = config.load(path).profile_names
     generated = set(registry) - set(FIXED)
-    assert generated - {"compare"} == _matrix(profiles)
+    assert generated - {"compare", "history"} == _matrix(profiles)
     for name, func in registry.items():
         assert func.func.__doc__, f"session {name} has no description"
         assert func.python is False, f"session {name} would create a virtualenv"
@@ -94,7 +95,7 @@ def test_nox_in_a_kernel_repository(tmp_path: Path) -> None:
     )
     every = _nox_list(tmp_path, "-k", "")
     assert not {"tests", "lint"} & set(every)
-    assert set(every) - set(FIXED) - {"compare"} == _matrix(("fortress", "ludicrous"))
+    assert set(every) - set(FIXED) - {"compare", "history"} == _matrix(("fortress", "ludicrous"))
     assert _nox_list(tmp_path) == ["check-fortress", "check-ludicrous", "clippy", "fmt"]
 
 
@@ -139,6 +140,16 @@ def test_bench_all_runs_every_profile_then_the_cost_table(registry: dict[str, An
     # Every command is one the real command line accepts.
     for command in session.commands:
         build_parser().parse_args(command[2:])
+
+
+def test_history_session_reads_the_folders_it_is_given(registry: dict[str, Any]) -> None:
+    """`nox -s history -- results/ --html report.html`: the default action, `history report`."""
+    sessions.register(REPO / "ci_tools.toml")
+    session = FakeSession(posargs=("results/", "--html", "report.html"))
+    registry["history"].func(session)
+    assert session.commands == [["-m", "ci_tools", "history", "results/", "--html", "report.html"]]
+    args = build_parser().parse_args(cli_history.with_default_action(session.commands[0][2:]))
+    assert args.action == "report" and args.paths == [Path("results/")]
 
 
 def test_bench_all_boots_the_linux_reference_when_it_runs_the_same_bench(

@@ -1,6 +1,6 @@
 """``python -m ci_tools`` / ``ci-tools``: the command line.
 
-Each command group (host, bench, gate, compare, build, config) declares its
+Each command group (host, bench, gate, compare, history, build, config) declares its
 arguments and a handler per command that only translates them into a call.
 Handlers import what they call when they run: ``ci-tools --help``, ``setup``
 or ``github-event`` then start in a twentieth of a second, not in the second
@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from ci_tools import __version__, output
-from ci_tools.cli import bench, build, compare, config, gate, host, init
+from ci_tools.cli import bench, build, compare, config, gate, history, host, init
 from ci_tools.cli.options import Parser, Subparsers
 from ci_tools.errors import CiToolsError, ExitCode, RunFailed, Terminated
 
@@ -38,6 +38,7 @@ COMMANDS: list[Callable[[Subparsers], None]] = [
     compare.add_compare,
     compare.add_cost,
     compare.add_calibrate,
+    history.add_history,
     build.add_check,
     build.add_clippy,
     build.add_fmt,
@@ -67,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # and its QEMU running.  A harness always stops on SIGINT, and cleans up.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        args = build_parser().parse_args(argv)
+        given = sys.argv[1:] if argv is None else argv
+        args = build_parser().parse_args(history.with_default_action(given))
         return int(args.func(args))
     except BrokenPipeError:
         # `ci-tools compare … | head`: the reader left. Anything measured was

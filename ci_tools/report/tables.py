@@ -6,12 +6,13 @@
   trimmed to a character budget (the PR comment's, ``github.comment``).
 * ``comparison_plain``: the side-by-side table with a ratio column per file that
   Kevlar's ``run-benchmarks.py compare`` prints.
-* ``cost_text`` / ``cost_markdown``: ``bench-all``'s table: each profile
+* ``cost_text`` / ``cost_markdown`` / ``cost_html``: ``bench-all``'s table: each profile
   against the fastest profile and against the Linux guest under the same QEMU.
 """
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 
@@ -303,3 +304,12 @@ def cost_markdown(cost: Cost) -> str:
     table = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
     notes = [f"<sub>{md.text(n, limit=2000)}</sub>" for n in _cost_notes(cost)]
     return "\n".join(["### Cost of each profile", "", table, "", *notes]) + "\n"
+
+
+def cost_html(cost: Cost) -> str:
+    """The cost table as an HTML table (every cell escaped) with its notes, for the
+    history report."""
+    headers, rows = _cost_rows(cost, markdown=False)
+    table = tabulate(rows, headers=headers, tablefmt="html", disable_numparse=True)
+    notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in _cost_notes(cost))
+    return f"{table}\n{notes}"

@@ -18,11 +18,13 @@ PROGRAMS: dict[str, str] = {
     "dpkg-deb": "dpkg",
     "cpio": "cpio",
     "make": "make",
+    "chromium": "chromium",
 }
 # What a benchmark run needs, and what ci_tools' own test suite needs on top
-# (an independent cpio reader, make for the ci_tools.mk tests).
+# (an independent cpio reader, make for the ci_tools.mk tests, a headless browser
+# that renders the history report).
 BENCH = ("qemu-system-x86_64", "musl-gcc")
-TESTS = ("cpio", "make")
+TESTS = ("cpio", "make", "chromium")
 
 # Debian's packaged crates that the demo kernel (examples/kernel) depends on
 # through its own .cargo/config.toml: package -> the folder it installs.
