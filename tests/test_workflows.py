@@ -64,9 +64,10 @@ def _steps() -> list[tuple[Path, dict[str, Any], dict[str, Any]]]:
 
 def test_the_reusable_workflows_and_ci_tools_own_callers() -> None:
     assert [p.name for p in WORKFLOWS] == [
-        "bench.yml", "checks.yml", "ci-bench.yml", "ci-comment.yml", "ci.yml", "comment.yml",
+        "bench.yml", "checks.yml", "ci-bench.yml", "ci-comment.yml", "ci-history.yml", "ci.yml",
+        "comment.yml", "history.yml",
     ]  # fmt: skip
-    for name in ("bench.yml", "checks.yml", "comment.yml"):
+    for name in ("bench.yml", "checks.yml", "comment.yml", "history.yml"):
         assert list(_load(GITHUB / "workflows" / name)["on"]) == ["workflow_call"], name
 
 
@@ -181,10 +182,24 @@ def test_actions_are_pinned_to_commits() -> None:
 
 
 def test_checkouts_do_not_keep_credentials() -> None:
-    checkouts = [s for _, _, s in _steps() if s.get("uses", "").startswith("actions/checkout@")]
+    """Only the history jobs keep them: they push the data branch, run only the default
+    branch's own code, upload nothing, and are the only jobs allowed to write contents."""
+    checkouts = [
+        (path, job, s)
+        for path, job, s in _steps()
+        if s.get("uses", "").startswith("actions/checkout@")
+    ]
     assert len(checkouts) >= 3
-    for step in checkouts:
-        assert step["with"]["persist-credentials"] is False
+    for path, job, step in checkouts:
+        pushes = job.get("permissions", {}).get("contents") == "write"
+        if pushes:
+            assert path.name == "history.yml", path.name
+            assert not any("upload-artifact" in s.get("uses", "") for s in job["steps"])
+            # the kernel's own checkout keeps them; ci_tools' side checkout never does
+            side = step["with"].get("path") == ".ci_tools"
+            assert step["with"].get("persist-credentials", True) is not side
+        else:
+            assert step["with"]["persist-credentials"] is False, path.name
 
 
 def test_no_expression_is_expanded_inside_a_script() -> None:

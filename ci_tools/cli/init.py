@@ -13,7 +13,7 @@ from ci_tools.errors import ExitCode
 def add_init(sub: Subparsers) -> None:
     parser = sub.add_parser(
         "init",
-        help="write the three workflow files, a starter ci_tools.toml, a noxfile and the "
+        help="write the four workflow files, a starter ci_tools.toml, a noxfile and the "
         "Makefile include into a kernel repository (never over existing files without --force)",
     )
     parser.add_argument(

@@ -1,8 +1,9 @@
 """What a kernel repository needs to adopt ci_tools: the files ``ci_tools init`` writes.
 
-Three workflow files of about ten lines that call ci_tools' reusable
+Four workflow files of about ten lines that call ci_tools' reusable
 workflows (checks on push and pull request, benchmarks of a pull request,
-the comment after them on ``workflow_run``), a starter ``ci_tools.toml``
+the comment after them on ``workflow_run``, the history of main on push
+and a weekly compaction), a starter ``ci_tools.toml``
 with a pinned nightly, a noxfile with the profile sessions, and the
 Makefile include.  Existing files are never overwritten without ``force``,
 and nothing is written when one would be.
@@ -29,7 +30,12 @@ else:  # pragma: no cover
 
 # The nightly a starter config pins (ci_tools' own CI runs the demo kernel on it).
 STARTER_NIGHTLY = "nightly-2026-11-15"
-WORKFLOWS = {"checks": "checks.yml", "bench": "bench.yml", "comment": "bench-comment.yml"}
+WORKFLOWS = {
+    "checks": "checks.yml",
+    "bench": "bench.yml",
+    "comment": "bench-comment.yml",
+    "history": "bench-history.yml",
+}
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -54,7 +60,7 @@ def _uses(options: InitOptions, workflow: str) -> str:
 
 
 def workflow_files(options: InitOptions) -> dict[str, str]:
-    """The three caller workflows, by path relative to the repository."""
+    """The caller workflows, by path relative to the repository."""
     checks = (
         "name: Checks\n"
         "on:\n  push:\n    branches: [main]\n  pull_request:\n"
@@ -78,7 +84,14 @@ def workflow_files(options: InitOptions) -> dict[str, str]:
         "jobs:\n  comment:\n" + _uses(options, "comment.yml") + "    permissions:\n"
         "      actions: read\n      contents: read\n      pull-requests: write\n"
     )
-    texts = {"checks": checks, "bench": bench, "comment": comment}
+    history = (
+        "name: Benchmark history\n"
+        'on:\n  push:\n    branches: [main]\n  schedule:\n    - cron: "17 3 * * 1"\n'
+        "permissions: {}\n"
+        "jobs:\n  history:\n" + _uses(options, "history.yml") + "    permissions:\n"
+        "      contents: write\n"
+    )
+    texts = {"checks": checks, "bench": bench, "comment": comment, "history": history}
     return {f".github/workflows/{WORKFLOWS[k]}": texts[k] for k in WORKFLOWS}
 
 

@@ -136,7 +136,9 @@ def consumer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_consumers_workflows_are_ten_lines_or_so(consumer: Path) -> None:
     workflows = sorted((consumer / ".github" / "workflows").glob("*.yml"))
-    assert [p.name for p in workflows] == ["bench-comment.yml", "bench.yml", "checks.yml"]
+    assert [p.name for p in workflows] == [
+        "bench-comment.yml", "bench-history.yml", "bench.yml", "checks.yml",
+    ]  # fmt: skip
     for path in workflows:
         assert len(path.read_text().splitlines()) <= 14, path.name
 
@@ -171,7 +173,7 @@ def test_the_consumers_calls_match_ci_tools_reusable_workflows(consumer: Path) -
             path = called_workflow(job["uses"], consumer)
             check_call(workflow, name, path)
             called.add(path.name)
-    assert called == {"checks.yml", "bench.yml", "comment.yml"}
+    assert called == {"checks.yml", "bench.yml", "comment.yml", "history.yml"}
     # the comment runs after the benchmark workflow, by its name
     runs_after = workflows["bench-comment.yml"]["on"]["workflow_run"]["workflows"]
     assert runs_after == [workflows["bench.yml"]["name"]]
@@ -193,11 +195,11 @@ def test_ci_tools_own_callers_match_its_reusable_workflows() -> None:
                 check_call(workflow, name, target)
                 called.add(target.name)
         check_actions(path, REPO)
-    assert called == {"checks.yml", "bench.yml", "comment.yml"}
+    assert called == {"checks.yml", "bench.yml", "comment.yml", "history.yml"}
 
 
 def test_reusable_workflows_install_ci_tools_from_its_own_repository_and_tag() -> None:
-    for name in ("checks.yml", "bench.yml", "comment.yml"):
+    for name in ("checks.yml", "bench.yml", "comment.yml", "history.yml"):
         workflow = load(GITHUB / "workflows" / name)
         inputs = workflow["on"]["workflow_call"]["inputs"]
         assert inputs["ci-tools-repository"]["default"] == REPOSITORY, name
