@@ -21,7 +21,7 @@ from gfm import links, references, render
 from github_fake import FakeGitHub, serve
 
 import ci_tools
-from ci_tools import cli
+from ci_tools import cli, config
 from ci_tools.errors import BadInputError, ExitCode
 from ci_tools.gate import measure
 from ci_tools.gate.evaluate import evaluate
@@ -36,16 +36,20 @@ REPO = "levkropp/kevlar"
 PROFILES = ("fortress", "balanced", "performance", "ludicrous")
 
 
-def make_result(*, boots: int = 8, scale: dict[str, float] | None = None) -> dict[str, Any]:
-    """A deterministic-mode result with ``boots`` boots; ``scale`` slows benchmarks down."""
+def make_result(
+    *, boots: int = 8, scale: dict[str, float] | None = None, first_boot: int = 0
+) -> dict[str, Any]:
+    """A deterministic-mode result with ``boots`` boots numbered from ``first_boot``;
+    ``scale`` slows benchmarks down."""
     source = json.loads(FIXTURE.read_text())
     document = copy.deepcopy(source)
+    indices = range(first_boot, first_boot + boots)
     document["setup"]["boots"] = boots
-    document["boots"] = [dict(copy.deepcopy(source["boots"][0]), index=i) for i in range(boots)]
+    document["boots"] = [dict(copy.deepcopy(source["boots"][0]), index=i) for i in indices]
     for name, bench in document["benchmarks"].items():
         first = bench["samples"][0]
         bench["samples"] = []
-        for boot in range(boots):
+        for boot in indices:
             factor = (scale or {}).get(name, 1.0) * (1 + 0.0004 * boot)  # no ties
             total = int(first["total_ns"] * factor)
             bench["samples"].append(
@@ -93,12 +97,13 @@ class FakeHarness:
         *,
         head_scale: dict[str, dict[str, float]] | None = None,
         fail: dict[tuple[str, str], int] | None = None,
-        boots: int = 8,
+        boots: int | None = None,
     ) -> None:
         self.calls: list[tuple[str, str, str]] = []  # (profile, side, VERSION of the tree)
+        self.boots_asked: list[tuple[str, str, int, int]] = []  # (profile, side, boots, first)
         self.head_scale = head_scale or {}
         self.fail = fail or {}
-        self.boots = boots
+        self.boots = boots  # None: as many as asked
 
     def __call__(self, tree: Path, argv: list[str]) -> int:
         assert argv[3:6] == ["bench", "profile", argv[5]] and "--mode" in argv
@@ -110,14 +115,20 @@ class FakeHarness:
         if (profile, side) in self.fail:
             return self.fail[(profile, side)]
         scale = self.head_scale.get(profile) if side == "head" else None
-        store.save(make_result(boots=self.boots, scale=scale), out)
+        asked = int(argv[argv.index("--boots") + 1])
+        first = int(argv[argv.index("--first-boot") + 1]) if "--first-boot" in argv else 0
+        self.boots_asked.append((profile, side, asked, first))
+        document = make_result(boots=self.boots or asked, scale=scale, first_boot=first)
+        store.save(document, out)
         return 0
 
 
-def _run(repo: Path, base: str, head: str, harness: FakeHarness, out: Path) -> int:
+def _run(
+    repo: Path, base: str, head: str, harness: FakeHarness, out: Path, max_boots: int = 24
+) -> int:
     options = measure.RunOptions(
         base=base, head=head, pr=42, repository=REPO, profiles=PROFILES, boots=8,
-        output_dir=out, repo=repo,
+        max_boots=max_boots, output_dir=out, repo=repo,
     )  # fmt: skip
     return measure.run(options, run_side=harness)
 
@@ -174,8 +185,14 @@ def test_too_few_boots_is_inconclusive_not_a_pass(
     pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
 ) -> None:
     repo, base, head = pr_repo
-    assert _run(repo, base, head, FakeHarness(boots=2), tmp_path / "out") == ExitCode.INCONCLUSIVE
-    assert "## Benchmarks: inconclusive" in summary.read_text()
+    # Two boots a side whatever is asked, and a budget of one look: undecided.
+    harness = FakeHarness(boots=2)
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out, max_boots=8) == ExitCode.INCONCLUSIVE
+    text = summary.read_text()
+    assert "## Benchmarks: inconclusive" in text
+    assert "not a proven regression" in text and "raise [gate] max_boots" in text
+    assert len(load_manifest(out)["looks"]) == 1
 
 
 def test_an_infrastructure_failure_is_reported_as_such(
@@ -396,19 +413,25 @@ def test_results_for_another_commit_are_refused(
     assert fake.requests == []
 
 
-def test_the_default_boots_let_the_whole_matrix_reach_a_verdict() -> None:
+def test_the_first_look_lets_the_whole_matrix_reach_a_verdict() -> None:
     from ci_tools.compare import decide, stats
 
-    boots = measure.default_boots(len(PROFILES))
+    gate = config.GateConfig()
+    options = measure.RunOptions(base="a", head="b", pr=1)
+    the_plan = measure.gate_plan(len(PROFILES), gate, options)
     rows = len(PROFILES) * 8
-    assert stats.min_attainable_p(boots, boots) <= decide.DEFAULT_ALPHA / rows
-    # ... and at least the boots the gate evaluation showed detect a 5% slowdown.
-    assert boots == max(measure.DETECTION_BOOTS, stats.boots_needed(rows, decide.DEFAULT_ALPHA))
-    # A matrix so large that significance needs more than that gets more.
-    huge = 200
-    needed = stats.boots_needed(huge * 8, decide.DEFAULT_ALPHA)
-    assert measure.default_boots(huge) == max(needed, measure.DETECTION_BOOTS)
-    assert stats.min_attainable_p(needed - 1, needed - 1) > decide.DEFAULT_ALPHA / (huge * 8)
+    first = the_plan.looks[0]
+    assert stats.min_attainable_p(first.boots, first.boots) <= first.alpha / rows
+    assert stats.min_attainable_p(first.boots - 1, first.boots - 1) > first.alpha / rows
+    # A min_boots below that is raised; one above it is kept.
+    asked = measure.RunOptions(base="a", head="b", pr=1, boots=3)
+    assert measure.gate_plan(len(PROFILES), gate, asked).min_boots == first.boots
+    more = config.GateConfig(min_boots=first.boots + 3, max_boots=40)
+    assert measure.gate_plan(len(PROFILES), more, options).min_boots == first.boots + 3
+    assert measure.gate_plan(len(PROFILES), more, options).max_boots == 40
+    huge = 64
+    needed = stats.boots_needed(huge * 8, decide.DEFAULT_ALPHA / 2)
+    assert measure.gate_plan(huge, gate, options).min_boots == needed
 
 
 def test_the_manifest_schema_is_a_valid_json_schema() -> None:
