@@ -33,6 +33,7 @@ from conftest import FIXTURES
 
 FIXTURE = FIXTURES / "schema" / "valid-linux-tcg-deterministic.json"
 REPO = "levkropp/kevlar"
+REPO_ROOT = Path(ci_tools.__file__).resolve().parent.parent
 PROFILES = ("fortress", "balanced", "performance", "ludicrous")
 
 
@@ -98,12 +99,14 @@ class FakeHarness:
         head_scale: dict[str, dict[str, float]] | None = None,
         fail: dict[tuple[str, str], int] | None = None,
         boots: int | None = None,
+        short_first: tuple[str, ...] = (),
     ) -> None:
         self.calls: list[tuple[str, str, str]] = []  # (profile, side, VERSION of the tree)
         self.boots_asked: list[tuple[str, str, int, int]] = []  # (profile, side, boots, first)
         self.head_scale = head_scale or {}
         self.fail = fail or {}
         self.boots = boots  # None: as many as asked
+        self.short_first = short_first  # profiles whose first run makes 2 boots fewer
 
     def __call__(self, tree: Path, argv: list[str]) -> int:
         assert argv[3:6] == ["bench", "profile", argv[5]] and "--mode" in argv
@@ -118,7 +121,10 @@ class FakeHarness:
         asked = int(argv[argv.index("--boots") + 1])
         first = int(argv[argv.index("--first-boot") + 1]) if "--first-boot" in argv else 0
         self.boots_asked.append((profile, side, asked, first))
-        document = make_result(boots=self.boots or asked, scale=scale, first_boot=first)
+        made = self.boots or asked
+        if profile in self.short_first and first == 0:
+            made -= 2  # as if two boots were lost: too few to decide at the first look
+        document = make_result(boots=made, scale=scale, first_boot=first)
         store.save(document, out)
         return 0
 
@@ -193,6 +199,71 @@ def test_too_few_boots_is_inconclusive_not_a_pass(
     assert "## Benchmarks: inconclusive" in text
     assert "not a proven regression" in text and "raise [gate] max_boots" in text
     assert len(load_manifest(out)["looks"]) == 1
+
+
+def test_a_second_look_measures_only_the_undecided_profile(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    harness = FakeHarness(short_first=("balanced",), head_scale={"balanced": {"stat": 1.10}})
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out) == ExitCode.REGRESSION
+    # look 1: every profile, 8 boots asked; look 2: balanced alone, from its 7th boot on
+    first, later = harness.boots_asked[:8], harness.boots_asked[8:]
+    assert {(p, n, k) for p, _, n, k in first} == {(p, 8, 0) for p in PROFILES}
+    assert sorted(later) == [("balanced", "base", 6, 6), ("balanced", "head", 6, 6)]
+    looks = load_manifest(out)["looks"]
+    assert [(k["boots"], k["profiles"]) for k in looks] == [(8, list(PROFILES)), (12, ["balanced"])]
+    assert sum(k["alpha"] for k in looks) < 0.01
+    joined = store.load(result_path(out, "balanced", "head"))
+    assert [b["index"] for b in joined.data["boots"]] == list(range(12))
+    assert (out / "results" / "balanced.head.look2.json").exists()  # the measured part is kept
+    text = summary.read_text()
+    assert "| balanced | regression |" in text and "| fortress | no regression |" in text
+    assert "Adaptive sampling: looks at 8" in text
+
+
+def test_inconclusive_fails_by_default_and_passes_with_a_warning_when_configured(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    repo, base, head = pr_repo
+    harness = FakeHarness(boots=2)
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out, max_boots=8) == ExitCode.INCONCLUSIVE
+    failing = evaluate(out, inconclusive="fail")
+    assert (failing.exit_code, failing.verdict_code) == (ExitCode.INCONCLUSIVE,) * 2
+    assert "the check fails" in failing.header()
+    capsys.readouterr()
+    failing.annotate()
+    assert (
+        "error: fortress: inconclusive after 8 boots per side: this is not a proven regression"
+        in capsys.readouterr().err
+    )
+    passing = evaluate(out, inconclusive="warn")
+    assert passing.exit_code == ExitCode.OK
+    assert passing.verdict_code == ExitCode.INCONCLUSIVE
+    assert "## Benchmarks: inconclusive" in passing.header()
+    assert "passes with this warning" in passing.header()
+    passing.annotate()
+    assert "warning: fortress: inconclusive" in capsys.readouterr().err
+
+
+def test_the_repositorys_gate_config_sets_the_budget_and_the_policy(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    (repo / "ci_tools.toml").write_text(
+        (REPO_ROOT / "ci_tools.toml").read_text()
+        + '\n[gate]\nmin_boots = 8\nmax_boots = 8\ninconclusive = "warn"\n'
+    )
+    options = measure.RunOptions(
+        base=base, head=head, pr=42, repository=REPO, profiles=PROFILES, output_dir=tmp_path / "o",
+        repo=repo,
+    )  # fmt: skip
+    assert measure.run(options, run_side=FakeHarness(boots=2)) == ExitCode.OK
+    assert len(load_manifest(tmp_path / "o")["looks"]) == 1
+    assert "## Benchmarks: inconclusive" in summary.read_text()
 
 
 def test_an_infrastructure_failure_is_reported_as_such(
