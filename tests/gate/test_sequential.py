@@ -93,7 +93,7 @@ def run(script: Script, plan: sequential.Plan) -> sequential.Outcome:
 
 
 PLAN = sequential.plan(alpha=0.01, rows=16, min_boots=8, max_boots=16)
-R, N, I = Verdict.REGRESSION, Verdict.NO_CHANGE, Verdict.INCONCLUSIVE
+R, N, U = Verdict.REGRESSION, Verdict.NO_CHANGE, Verdict.INCONCLUSIVE
 
 
 def test_most_tables_stop_at_the_first_look() -> None:
@@ -106,7 +106,7 @@ def test_most_tables_stop_at_the_first_look() -> None:
 
 def test_only_undecided_profiles_are_measured_again_and_decided_rows_stay_frozen() -> None:
     script = Script([
-        {("fortress", "getpid"): R, ("fortress", "stat"): N, ("balanced", "getpid"): I},
+        {("fortress", "getpid"): R, ("fortress", "stat"): N, ("balanced", "getpid"): U},
         # At the second look compare would say otherwise about fortress: frozen rows keep
         # their first verdict; the undecided balanced row takes the new one.
         {("fortress", "getpid"): N, ("fortress", "stat"): R, ("balanced", "getpid"): R},
@@ -123,15 +123,15 @@ def test_only_undecided_profiles_are_measured_again_and_decided_rows_stay_frozen
 
 
 def test_the_budget_stops_the_looks_and_says_so() -> None:
-    script = Script([{("fortress", "getpid"): N, ("balanced", "getpid"): I}])
+    script = Script([{("fortress", "getpid"): N, ("balanced", "getpid"): U}])
     outcome = run(script, PLAN)
     assert [boots for boots, _ in script.measured] == [k.boots for k in PLAN.looks]
     assert outcome.budget_spent
-    assert outcome.comparison.rows[1].verdict is I
+    assert outcome.comparison.rows[1].verdict is U
 
 
 def test_a_row_more_boots_cannot_decide_measures_no_more() -> None:
-    script = Script([{("fortress", "getpid"): N, ("balanced", "fork_exit"): I}])
+    script = Script([{("fortress", "getpid"): N, ("balanced", "fork_exit"): U}])
     script.uncompared.add(("balanced", "fork_exit"))  # skipped on one side: nothing to compare
     outcome = run(script, PLAN)
     assert len(script.measured) == 1
@@ -139,7 +139,7 @@ def test_a_row_more_boots_cannot_decide_measures_no_more() -> None:
 
 
 def test_a_profile_whose_extra_boots_fail_keeps_its_earlier_pair() -> None:
-    script = Script([{("fortress", "getpid"): I, ("balanced", "getpid"): N}])
+    script = Script([{("fortress", "getpid"): U, ("balanced", "getpid"): N}])
     calls: list[tuple[str, ...]] = []
 
     def measure(look: sequential.Look, names: Sequence[str]) -> dict[str, tuple[Result, Result]]:
@@ -152,7 +152,7 @@ def test_a_profile_whose_extra_boots_fail_keeps_its_earlier_pair() -> None:
     )  # fmt: skip
     assert outcome is not None
     assert calls == [("fortress", "balanced"), ("fortress",)]
-    assert outcome.comparison.rows[0].verdict is I
+    assert outcome.comparison.rows[0].verdict is U
 
 
 def test_the_real_compare_fits_the_looks() -> None:
