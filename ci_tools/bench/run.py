@@ -333,7 +333,8 @@ def run_guest(
     status = COMPLETE
     failure: CiToolsError | None = None
     command = [binary_qemu]
-    for index in range(options.first_boot, options.first_boot + options.boots):
+    total = options.first_boot + options.boots  # boots numbered so far, these included
+    for index in range(options.first_boot, total):
         spec = GuestSpec(
             kernel=target.kernel, initrd=initrd,
             cmdline=boot_cmdline(target.cmdline, index, bench_args, target.args),
@@ -344,7 +345,7 @@ def run_guest(
         first_spec = first_spec or spec
         log_path = out.with_name(f"{out.stem}.boot{index}.console.log")
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        label = f"{target.name} boot {index + 1}/{options.first_boot + options.boots}"
+        label = f"{target.name} boot {index + 1}/{total}"
         output.phase(f"{label}: booting {target.kernel.name} under {accelerator.upper()}"
                      f" ({mode.value}{', quick' if quick else ''})")  # fmt: skip
         try:
@@ -358,8 +359,7 @@ def run_guest(
             failure = exc
             status = Status(
                 kind=StatusKind.HARNESS_ERROR,
-                reason=f"boot {index + 1} of {options.first_boot + options.boots}: "
-                f"{exc.message}",
+                reason=f"boot {index + 1} of {total}: {exc.message}",
             )
             collected.add_boot(
                 BootRecord(index=index, cmdline=spec.cmdline, status=status, wall_s=0.0,
@@ -395,8 +395,7 @@ def run_guest(
         if not outcome.status.complete:
             status = Status(
                 kind=outcome.status.kind,
-                reason=f"boot {index + 1} of {options.first_boot + options.boots}: "
-                f"{outcome.status.reason}",
+                reason=f"boot {index + 1} of {total}: {outcome.status.reason}",
             )
             break
     assert first_spec is not None
