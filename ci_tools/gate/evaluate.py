@@ -247,8 +247,12 @@ def evaluate(
             for name, (b, h) in pairs.items()
         }
 
+        # The profiles each look measured: one whose extra boots failed was not.
+        measured_at = {int(k["boots"]): set(k["profiles"]) for k in manifest.get("looks") or []}
+
         def replay(look: sequential.Look, names: Sequence[str]) -> dict[str, tuple[Result, Result]]:
             n = look.boots
+            names = [p for p in names if p in measured_at.get(n, pairs)]
             return {p: (first_boots(pairs[p][0], n), first_boots(pairs[p][1], n)) for p in names}
 
         decided = sequential.run_looks(

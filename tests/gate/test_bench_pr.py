@@ -100,6 +100,7 @@ class FakeHarness:
         fail: dict[tuple[str, str], int] | None = None,
         boots: int | None = None,
         short_first: tuple[str, ...] = (),
+        fail_later: dict[tuple[str, str], int] | None = None,
     ) -> None:
         self.calls: list[tuple[str, str, str]] = []  # (profile, side, VERSION of the tree)
         self.boots_asked: list[tuple[str, str, int, int]] = []  # (profile, side, boots, first)
@@ -107,6 +108,7 @@ class FakeHarness:
         self.fail = fail or {}
         self.boots = boots  # None: as many as asked
         self.short_first = short_first  # profiles whose first run makes 2 boots fewer
+        self.fail_later = fail_later or {}  # (profile, side): exit code of its extra boots
 
     def __call__(self, tree: Path, argv: list[str]) -> int:
         assert argv[3:6] == ["bench", "profile", argv[5]] and "--mode" in argv
@@ -121,6 +123,8 @@ class FakeHarness:
         asked = int(argv[argv.index("--boots") + 1])
         first = int(argv[argv.index("--first-boot") + 1]) if "--first-boot" in argv else 0
         self.boots_asked.append((profile, side, asked, first))
+        if first and (profile, side) in self.fail_later:
+            return self.fail_later[(profile, side)]
         made = self.boots or asked
         if profile in self.short_first and first == 0:
             made -= 2  # as if two boots were lost: too few to decide at the first look
@@ -221,6 +225,25 @@ def test_a_second_look_measures_only_the_undecided_profile(
     text = summary.read_text()
     assert "| balanced | regression |" in text and "| fortress | no regression |" in text
     assert "Adaptive sampling: looks at 8" in text
+
+
+def test_extra_boots_that_fail_leave_the_earlier_look_standing(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    repo, base, head = pr_repo
+    harness = FakeHarness(
+        short_first=("balanced",), fail_later={("balanced", "head"): int(ExitCode.HANG)}
+    )
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out) == ExitCode.INCONCLUSIVE
+    assert "balanced, head: the extra boots of look 2 failed" in capsys.readouterr().err
+    manifest = load_manifest(out)
+    assert [k["profiles"] for k in manifest["looks"]] == [list(PROFILES), []]
+    assert manifest["profiles"][1]["head"]["state"] == "measured"
+    # the earlier boots are kept, not joined with half a look
+    assert len(store.load(result_path(out, "balanced", "base")).data["boots"]) == 6
+    assert "| balanced | inconclusive |" in summary.read_text()
 
 
 def test_inconclusive_fails_by_default_and_passes_with_a_warning_when_configured(
