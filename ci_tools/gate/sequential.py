@@ -31,10 +31,14 @@ at alpha_k <= alpha_j is covered by look j's share).  The price is some
 power at later looks compared with an exact boundary, which more boots
 buy back.
 
+The same bound covers every claim whose error rate at a look is bounded by
+the alpha the look passes to ``compare`` ("no change" included, where the
+decision rules tie its interval to alpha).
+
 ``min_boots`` is raised, if need be, to what the whole family needs to be
-decidable at the first look's alpha (``stats.boots_needed``); every later
-look has at least that many boots more than its smaller alpha needs for the
-default step.
+decidable at the first look's alpha (``stats.boots_needed``); the default
+step, half the minimum, gives every later look enough boots for its
+smaller alpha (tests/gate/test_sequential.py checks the shipped matrix).
 """
 
 from __future__ import annotations
