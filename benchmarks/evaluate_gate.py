@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import random
 import statistics
 import sys
@@ -45,8 +46,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from scipy import stats as scipy_stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -223,8 +222,19 @@ def disjoint_source(pool: Sequence[Boot], rng: random.Random) -> Take:
 
 
 def upper_bound(k: int, n: int) -> float:
-    """One-sided 95 % Clopper-Pearson upper bound of a rate seen k times in n trials."""
-    return 1.0 if k >= n else float(scipy_stats.beta.ppf(0.95, k + 1, n - k))
+    """One-sided 95 % Clopper-Pearson upper bound of a rate seen k times in n trials:
+    the p at which seeing k or fewer has probability 5 % (by bisection)."""
+    if k >= n:
+        return 1.0
+
+    def at_most_k(p: float) -> float:
+        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+
+    low, high = k / n, 1.0
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if at_most_k(mid) > 0.05 else (low, mid)
+    return high
 
 
 def rate(k: int, n: int) -> str:

@@ -24,12 +24,12 @@ union bound needs nothing: whatever the correlation between looks,
     P(any false claim at any look) <= sum over looks of P(false claim at look k)
                                    <= sum(alpha_k) = alpha,
 
-because every look tests the whole family with Holm at alpha_k (rows of
-profiles no longer measured take part with their last data; as alpha_k
-never grows after the first look, a row whose data is from look j tested
-at alpha_k <= alpha_j is covered by look j's share).  The price is some
-power at later looks compared with an exact boundary, which more boots
-buy back.
+because every look tests the whole family at alpha_k with compare's own
+family-wise rule (rows of profiles no longer measured take part with their
+last data; as alpha_k never grows after the first look, a row whose data
+is from look j, tested at alpha_k <= alpha_j, is covered by look j's
+share).  The price is some power at later looks compared with an exact
+boundary, which more boots buy back.
 
 The same bound covers every claim whose error rate at a look is bounded by
 the alpha the look passes to ``compare`` ("no change" included, where the
