@@ -383,11 +383,34 @@ def _edit_manifest(folder: Path, change: dict[str, Any]) -> None:
         {"profiles": [{"name": "../../etc/passwd", "base": {"state": "measured"},
                        "head": {"state": "measured"}}]},
         {"extra": "key"},
+        {"looks": [{"boots": 8, "alpha": 1.5, "profiles": []}]},
+        {"looks": [{"boots": 8, "alpha": 0.01, "profiles": ["../x"]}]},
     ],
 )  # fmt: skip
 def test_a_tampered_manifest_is_refused(artifact: Path, change: dict[str, Any]) -> None:
     _edit_manifest(artifact, change)
     with pytest.raises(BadInputError, match=r"bench-pr-v1\.schema\.json"):
+        evaluate(artifact)
+
+
+@pytest.mark.parametrize(
+    "looks",
+    [
+        [
+            {"boots": 8, "alpha": 0.009, "profiles": []},
+            {"boots": 12, "alpha": 0.009, "profiles": []},
+        ],
+        [
+            {"boots": 12, "alpha": 0.001, "profiles": []},
+            {"boots": 8, "alpha": 0.001, "profiles": []},
+        ],
+    ],
+)
+def test_looks_that_spend_too_much_or_shrink_are_refused(
+    artifact: Path, looks: list[dict[str, Any]]
+) -> None:
+    _edit_manifest(artifact, {"looks": looks})
+    with pytest.raises(BadInputError, match="spend more than the gate's alpha"):
         evaluate(artifact)
 
 
