@@ -195,7 +195,8 @@ class Gate:
         outcome = sequential.run_looks(
             self.plan, [PROFILE], measure=measure,
             compare=lambda pairs, alpha: decide.compare_pairs(
-                pairs, min_effects=self.min_effects, alpha=alpha * self.share),
+                pairs, min_effects=self.min_effects, alpha=alpha * self.share,
+                noise_boots=self.plan.max_boots),
             profile_of=lambda row: PROFILE,
         )  # fmt: skip
         if outcome is None:

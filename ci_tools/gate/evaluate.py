@@ -259,7 +259,9 @@ def evaluate(
             the_plan,
             list(pairs),
             measure=replay,
-            compare=lambda chosen, alpha: compare_pairs(chosen, alpha=alpha),
+            compare=lambda chosen, alpha: compare_pairs(
+                chosen, alpha=alpha, noise_boots=the_plan.max_boots
+            ),
             profile_of=lambda row: profile_by_label[(row.base_label, row.head_label)],
         )
         if decided is not None:

@@ -153,8 +153,9 @@ def run(
             the_plan,
             profiles,
             measure=sides.measure,
+            # The noise floor made for the budget: a threshold that stays put across looks.
             compare=lambda pairs, alpha: decide.compare_pairs(
-                pairs, min_effects=min_effects, alpha=alpha
+                pairs, min_effects=min_effects, alpha=alpha, noise_boots=the_plan.max_boots
             ),
             profile_of=lambda row: row.base_label.rsplit(".", 2)[0],
         )

@@ -143,7 +143,7 @@ def can_decide(row: Row) -> bool:
     A row with nothing to compare on one side (a skipped benchmark, an
     incomplete run) stays inconclusive however many boots are measured.
     """
-    return row.verdict is Verdict.INCONCLUSIVE and row.p is not None
+    return row.verdict is Verdict.INCONCLUSIVE and row.base is not None and row.head is not None
 
 
 def run_looks(

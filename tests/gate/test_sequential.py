@@ -55,7 +55,7 @@ def row(profile: str, benchmark: str, verdict: Verdict, *, compared: bool = True
     side = Side(values=(1.0, 1.0), samples=2)
     return Row(
         benchmark=benchmark, base_label=f"{profile}.base.json", head_label=f"{profile}.head.json",
-        base=side, head=side, verdict=verdict, p=0.5 if compared else None,
+        base=side if compared else None, head=side, verdict=verdict,
     )  # fmt: skip
 
 
@@ -80,7 +80,10 @@ class Script:
         rows = tuple(
             row(p, b, v, compared=(p, b) not in self.uncompared) for (p, b), v in now.items()
         )
-        return Comparison(pairs=(), rows=rows, alpha=alpha, mode="deterministic", family=len(rows))
+        return Comparison(
+            pairs=(), rows=rows, alpha=alpha, mode="deterministic", family=len(rows),
+            confidence=1 - alpha,
+        )  # fmt: skip
 
 
 def run(script: Script, plan: sequential.Plan) -> sequential.Outcome:
