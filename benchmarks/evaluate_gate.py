@@ -309,17 +309,19 @@ def markdown(figures: Figures, gate: Gate, pool: Sequence[Boot], profiles: int) 
               + " | goal |", "|---|---|" + "---|" * (len(SCALES) + 1)]  # fmt: skip
     for name in pool[0].run.benchmark_names():
         cells = []
-        thresholds = set()
+        thresholds: set[float] = set()
         for scale in SCALES:
             tables = figures.detection.get((name, scale), [])
             hit = sum(1 for t in tables if t.verdict(name) is Verdict.REGRESSION)
             unsure_row = sum(1 for t in tables if t.verdict(name) is Verdict.INCONCLUSIVE)
-            thresholds |= {f"{r.threshold:.1%}" for t in tables for r in t.comparison.rows
+            thresholds |= {r.threshold for t in tables for r in t.comparison.rows
                            if r.benchmark == name}  # fmt: skip
             n = len(tables) or 1
             cells.append(f"{hit / n:.0%} ({unsure_row / n:.0%})")
         goal = DETECTION_GOAL.get(name)
-        lines.append(f"| {name} | {', '.join(sorted(thresholds))} | " + " | ".join(cells)
+        low, high = min(thresholds, default=0.0), max(thresholds, default=0.0)
+        shown = f"{low:.1%}" if f"{low:.1%}" == f"{high:.1%}" else f"{low:.1%}..{high:.1%}"
+        lines.append(f"| {name} | {shown} | " + " | ".join(cells)
                      + f" | >= 95 % at +{(goal or 1) - 1:.0%} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
