@@ -151,6 +151,18 @@ class CompareConfig:
         return self.min_effect.get(benchmark, self.min_effect.get("default"))
 
 
+InconclusivePolicy = Literal["fail", "warn"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateConfig:
+    """``[gate]``: how many boots bench-pr may spend, and what an undecided table does."""
+
+    min_boots: int | None = None  # per side at the first look; None: what the family needs
+    max_boots: int | None = None  # per side, the budget; None: ci_tools' default
+    inconclusive: InconclusivePolicy = "fail"  # after the budget: fail the check, or warn
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     path: Path
@@ -160,6 +172,7 @@ class Config:
     fmt: FmtConfig = FmtConfig()
     linux: LinuxGuest = LinuxGuest()
     compare: CompareConfig = CompareConfig()
+    gate: GateConfig = GateConfig()
 
     @property
     def root(self) -> Path:
@@ -306,6 +319,13 @@ def semantic_problems(
                 problems.append(
                     f"clippy.profiles: {name!r} is not a profile{did_you_mean(name, names)}"
                 )
+    gate = _table(document.get("gate"))
+    low, high = gate.get("min_boots"), gate.get("max_boots")
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        problems.append(
+            f"gate: min_boots ({low}) is above max_boots ({high}): the budget must allow "
+            "the first look"
+        )
     kernel = _table(document.get("kernel"))
     workdir: Path | None = None  # known only when paths are checked and it exists
     features: set[str] | None = None  # the crate's own features, when it can be read
@@ -470,6 +490,7 @@ def _parse(document: Mapping[str, Any], *, path: Path) -> Config:
     clippy_raw = _table(document.get("clippy"))
     linux_raw = _table(document.get("linux"))
     min_effect = _table(_table(document.get("compare")).get("min_effect"))
+    gate_raw = _table(document.get("gate"))
     return Config(
         path=path,
         kernel=kernel,
@@ -487,5 +508,10 @@ def _parse(document: Mapping[str, Any], *, path: Path) -> Config:
         ),
         compare=CompareConfig(
             min_effect={name: float(value) for name, value in min_effect.items()}
+        ),
+        gate=GateConfig(
+            min_boots=gate_raw.get("min_boots"),
+            max_boots=gate_raw.get("max_boots"),
+            inconclusive=gate_raw.get("inconclusive", "fail"),
         ),
     )

@@ -268,3 +268,29 @@ def test_features_must_exist_in_the_crate(tmp_path: Path) -> None:
         "profiles.ludicrous.features: 'profile-ludicrus' is not a feature of the kernel crate "
         "(did you mean 'profile-ludicrous'?)"
     ]
+
+
+def test_gate_section_defaults_and_values(tmp_path: Path) -> None:
+    assert config.load(CONFIGS / "minimal.toml").gate == config.GateConfig()
+    assert config.GateConfig().inconclusive == "fail"
+    path = write_config(
+        tmp_path,
+        '[profiles.a]\ntarget = "x86_64-unknown-none"\nfeatures = []\n'
+        '[gate]\nmin_boots = 10\nmax_boots = 30\ninconclusive = "warn"\n',
+    )
+    gate = config.load(path, check_paths=False).gate
+    assert (gate.min_boots, gate.max_boots, gate.inconclusive) == (10, 30, "warn")
+
+
+def test_gate_section_mistakes_are_named(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        '[profiles.a]\ntarget = "x86_64-unknown-none"\nfeatures = []\n'
+        '[gate]\nmin_boots = 20\nmax_boots = 10\ninconclusive = "pass"\nmax_boot = 3\n',
+    )
+    problems = _problems(path)
+    assert "gate: min_boots (20) is above max_boots (10): the budget must allow the first look" in (
+        problems
+    )
+    assert any(p.startswith("gate.inconclusive: 'pass' is not one of") for p in problems)
+    assert "gate.max_boot: unknown key (did you mean 'max_boots'?)" in problems

@@ -47,6 +47,7 @@ class BenchOptions:
     quick: bool | None = None  # None: quick under TCG, full under KVM or natively
     rounds: int = 1
     boots: int = 1
+    first_boot: int = 0  # the first boot's index (its padding): more boots of an earlier run
     mode: Mode | None = None  # None: deterministic under TCG, wall-clock otherwise
     accel: str = "auto"
     binary: Path | None = None  # another protocol-speaking bench binary
@@ -332,7 +333,8 @@ def run_guest(
     status = COMPLETE
     failure: CiToolsError | None = None
     command = [binary_qemu]
-    for index in range(options.boots):
+    total = options.first_boot + options.boots  # boots numbered so far, these included
+    for index in range(options.first_boot, total):
         spec = GuestSpec(
             kernel=target.kernel, initrd=initrd,
             cmdline=boot_cmdline(target.cmdline, index, bench_args, target.args),
@@ -343,7 +345,7 @@ def run_guest(
         first_spec = first_spec or spec
         log_path = out.with_name(f"{out.stem}.boot{index}.console.log")
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        label = f"{target.name} boot {index + 1}/{options.boots}"
+        label = f"{target.name} boot {index + 1}/{total}"
         output.phase(f"{label}: booting {target.kernel.name} under {accelerator.upper()}"
                      f" ({mode.value}{', quick' if quick else ''})")  # fmt: skip
         try:
@@ -357,14 +359,14 @@ def run_guest(
             failure = exc
             status = Status(
                 kind=StatusKind.HARNESS_ERROR,
-                reason=f"boot {index + 1} of {options.boots}: {exc.message}",
+                reason=f"boot {index + 1} of {total}: {exc.message}",
             )
             collected.add_boot(
                 BootRecord(index=index, cmdline=spec.cmdline, status=status, wall_s=0.0,
                            console_log=None)
             )  # fmt: skip
             break
-        if index == 0:  # the first boot's, as target.cmdline records the first boot's line
+        if index == options.first_boot:  # the first boot's, as target.cmdline records
             command = outcome.command
         if target.args == "none":
             # Nothing was passed: record what the bench says it did.
@@ -393,7 +395,7 @@ def run_guest(
         if not outcome.status.complete:
             status = Status(
                 kind=outcome.status.kind,
-                reason=f"boot {index + 1} of {options.boots}: {outcome.status.reason}",
+                reason=f"boot {index + 1} of {total}: {outcome.status.reason}",
             )
             break
     assert first_spec is not None

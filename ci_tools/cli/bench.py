@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ci_tools import output
-from ci_tools.cli.options import Parser, Subparsers, config_option, positive
+from ci_tools.cli.options import Parser, Subparsers, config_option, non_negative, positive
 from ci_tools.errors import ExitCode
 
 
@@ -50,6 +50,14 @@ def _bench_options(parser: argparse.ArgumentParser, *, guest: bool) -> None:
             type=positive,
             default=1,
             help="separate boots, each with a slightly different command line",
+        )
+        parser.add_argument(
+            "--first-boot",
+            type=non_negative,
+            default=0,
+            metavar="K",
+            help="number the boots from K: more boots of a run, with layouts it has not had "
+            "(join the result files afterwards)",
         )
         parser.add_argument(
             "--mode",
@@ -103,6 +111,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         quick=args.quick,
         rounds=args.rounds,
         boots=getattr(args, "boots", 1),
+        first_boot=getattr(args, "first_boot", 0),
         mode=Mode(args.mode) if getattr(args, "mode", None) else None,
         accel=getattr(args, "accel", "auto"),
         binary=args.binary,

@@ -104,7 +104,14 @@ def add_bench_pr(sub: Subparsers) -> None:
     parser.add_argument(
         "--boots",
         type=positive,
-        help="boots per profile and side (default: enough for the matrix to reach a verdict)",
+        help="boots per profile and side at the first look (default: [gate] min_boots, "
+        "else enough for the matrix to reach a verdict)",
+    )
+    parser.add_argument(
+        "--max-boots",
+        type=positive,
+        help="boots per side at most: undecided rows are measured again up to it "
+        "(default: [gate] max_boots, else 24)",
     )
     parser.add_argument(
         "--output-dir", type=Path, default=Path("bench-pr"), help="the artifact folder"
@@ -124,6 +131,7 @@ def _bench_pr(args: argparse.Namespace) -> int:
         pr=args.pr,
         profiles=args.profile,
         boots=args.boots,
+        max_boots=args.max_boots,
         output_dir=args.output_dir,
         work_dir=args.work_dir,
     )

@@ -9,24 +9,26 @@ could not measure is never reported as a regression, nor as a pass.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ci_tools import output
+from ci_tools import config, output
 from ci_tools.compare import decide
 from ci_tools.compare.model import VERDICT_CODES, Comparison, Row, verdict_exit_code
-from ci_tools.errors import CiToolsError, ExitCode
+from ci_tools.errors import BadInputError, CiToolsError, ExitCode
+from ci_tools.gate import sequential
 from ci_tools.gate.manifest import SIDES, check_profile_name, load_manifest, result_path
 from ci_tools.github.comment import Renderer, fit_comment, static_section
 from ci_tools.report import tables
-from ci_tools.results import store
+from ci_tools.results import combine, store
 from ci_tools.results.model import Result
 from ci_tools.util import markdown as md
 
-# compare_pairs([(base, head), ...]) -> Comparison (one table, one family sharing
-# alpha for the whole matrix), and its markdown renderer (max_chars=).
-ComparePairs = Callable[[Sequence[tuple[Result, Result]]], Comparison]
+# compare_pairs([(base, head), ...], alpha=...) -> Comparison (one table, one family
+# sharing alpha for the whole matrix), and its markdown renderer (max_chars=).
+ComparePairs = Callable[..., Comparison]
 RenderMarkdown = Callable[..., str]
 
 
@@ -37,6 +39,23 @@ class Outcome:
     verdict: str
 
 
+def inconclusive_message(boots: int | None, policy: config.InconclusivePolicy) -> str:
+    """What an undecided table tells the reader: not a regression, and what to do."""
+    spent = f" after {boots} boots per side" if boots else ""
+    action = "the check fails" if policy == "fail" else "the check passes with this warning"
+    return (
+        f"inconclusive{spent}: this is not a proven regression, but neither could "
+        f"'no change' be shown, so {action} ([gate] inconclusive = \"{policy}\"). "
+        "Rerun the job (new boots), or raise [gate] max_boots in ci_tools.toml"
+        + (
+            ', or set [gate] inconclusive = "warn" to let such a table pass'
+            if policy == "fail"
+            else ""
+        )
+        + "."
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Report:
     pr: int
@@ -45,9 +64,19 @@ class Report:
     outcomes: tuple[Outcome, ...]
     sections: tuple[Renderer, ...]
     unreadable: tuple[str, ...] = ()  # why result files of the artifact were refused
+    inconclusive: config.InconclusivePolicy = "fail"
+    boots: int | None = None  # per side at the last look
 
     @property
     def exit_code(self) -> int:
+        """``verdict_code``, with an inconclusive table passing when the config says warn."""
+        code = self.verdict_code
+        if code == ExitCode.INCONCLUSIVE and self.inconclusive == "warn":
+            return int(ExitCode.OK)
+        return code
+
+    @property
+    def verdict_code(self) -> int:
         """Regression wins; then a run that could not measure; then could not compare;
         then inconclusive."""
         codes = [o.code for o in self.outcomes]
@@ -62,13 +91,15 @@ class Report:
         return int(ExitCode.OK)
 
     def header(self) -> str:
-        code = self.exit_code
+        code = self.verdict_code
         if code in (ExitCode.OK, ExitCode.REGRESSION, ExitCode.INCONCLUSIVE):
             verdict = VERDICT_CODES[ExitCode(code)]
             verdict = f"**{verdict}**" if code == ExitCode.REGRESSION else verdict
         else:
             verdict = "could not measure or compare everything"
         rows = "\n".join(f"| {o.profile} | {o.verdict} |" for o in self.outcomes)
+        if code == ExitCode.INCONCLUSIVE:
+            rows += f"\n\n{inconclusive_message(self.boots, self.inconclusive)}"
         return (
             f"## Benchmarks: {verdict}\n\n"
             f"Head `{self.head_sha[:12]}` against merge base `{self.merge_base[:12]}`, "
@@ -90,7 +121,8 @@ class Report:
             if o.code == ExitCode.REGRESSION:
                 output.error(f"{o.profile}: performance regression (tables in the job summary)")
             elif o.code == ExitCode.INCONCLUSIVE:
-                output.warn(f"{o.profile}: inconclusive, no regression shown (see the job summary)")
+                message = f"{o.profile}: {inconclusive_message(self.boots, self.inconclusive)}"
+                (output.error if self.inconclusive == "fail" else output.warn)(message)
             elif o.code != ExitCode.OK:
                 output.error(
                     f"{o.profile}: {o.verdict} -- an infrastructure or input problem, "
@@ -114,17 +146,50 @@ def _profile_verdict(rows: Sequence[Row], incomplete: bool) -> tuple[int, str]:
     return int(code), VERDICT_CODES[code]
 
 
+def plan_of(
+    manifest: Mapping[str, Any], pairs: Mapping[str, tuple[Result, Result]]
+) -> sequential.Plan:
+    """The looks bench-pr took, from the manifest; one look at every boot if it names none.
+
+    The manifest is untrusted: its looks may spend no more than the gate's alpha,
+    in boots that only grow.
+    """
+    looks = manifest.get("looks")
+    if not isinstance(looks, list) or not looks:
+        boots = max((len(r.data["boots"]) for pair in pairs.values() for r in pair), default=1)
+        only = sequential.Look(boots=boots, alpha=decide.DEFAULT_ALPHA)
+        return sequential.Plan(alpha=decide.DEFAULT_ALPHA, looks=(only,), needed=boots)
+    planned = tuple(sequential.Look(boots=int(k["boots"]), alpha=float(k["alpha"])) for k in looks)
+    total = sum(k.alpha for k in planned)
+    sizes = [k.boots for k in planned]
+    if total > decide.DEFAULT_ALPHA * (1 + 1e-9) or sizes != sorted(set(sizes)):
+        raise BadInputError(
+            f"the manifest's looks ({sizes} boots, alpha {total:.3g} in all) spend more than "
+            f"the gate's alpha {decide.DEFAULT_ALPHA:g} or do not grow",
+            hint="the artifact was not written by this ci_tools' bench-pr",
+        )
+    return sequential.Plan(alpha=total, looks=planned, needed=planned[0].boots)
+
+
 def evaluate(
     folder: Path,
     *,
     compare_pairs: ComparePairs | None = None,
     render_markdown: RenderMarkdown | None = None,
+    inconclusive: config.InconclusivePolicy | None = None,
 ) -> Report:
-    """Validate a bench-pr folder and compare the matrix; nothing in it is trusted."""
+    """Validate a bench-pr folder and decide the matrix again, look by look, as bench-pr did.
+
+    Nothing in the folder is trusted: the verdicts are replayed from the result
+    files (a side's first N boots are what it held at a look of N boots).
+    ``inconclusive`` defaults to the trusted checkout's ``[gate] inconclusive``.
+    """
     if compare_pairs is None:
         # The per-benchmark minimum effects of the trusted checkout's ci_tools.toml.
         min_effects = decide.min_effects_from_config(None)
         compare_pairs = functools.partial(decide.compare_pairs, min_effects=min_effects)
+    if inconclusive is None:
+        inconclusive = gate_config_from(None).inconclusive
     render_markdown = render_markdown or tables.comparison_markdown
     manifest = load_manifest(folder)
     failed: dict[str, Outcome] = {}
@@ -158,22 +223,50 @@ def evaluate(
             problems.append(f"- {name}: {_untrusted(exc.message)}")
             unreadable.append(exc.message)
 
+    try:
+        if pairs:
+            compare_pairs(list(pairs.values()))
+    except CiToolsError:
+        # Find the pairs compare refuses (different setups, ...) and compare the rest.
+        for name, pair in list(pairs.items()):
+            try:
+                compare_pairs([pair])
+            except CiToolsError as exc:
+                del pairs[name]
+                failed[name] = Outcome(
+                    profile=name, code=int(ExitCode.BAD_INPUT), verdict="could not compare"
+                )
+                problems.append(f"- {name}: {_untrusted(exc.message)}")
+
     comparison = None
+    boots = None
     if pairs:
-        try:
-            comparison = compare_pairs(list(pairs.values()))
-        except CiToolsError:
-            # Find the pairs compare refuses (different setups, ...) and compare the rest.
-            for name, pair in list(pairs.items()):
-                try:
-                    compare_pairs([pair])
-                except CiToolsError as exc:
-                    del pairs[name]
-                    failed[name] = Outcome(
-                        profile=name, code=int(ExitCode.BAD_INPUT), verdict="could not compare"
-                    )
-                    problems.append(f"- {name}: {_untrusted(exc.message)}")
-            comparison = compare_pairs(list(pairs.values())) if pairs else None
+        the_plan = plan_of(manifest, pairs)
+        profile_by_label = {
+            (b.path.name if b.path else "", h.path.name if h.path else ""): name
+            for name, (b, h) in pairs.items()
+        }
+
+        # The profiles each look measured: one whose extra boots failed was not.
+        measured_at = {int(k["boots"]): set(k["profiles"]) for k in manifest.get("looks") or []}
+
+        def replay(look: sequential.Look, names: Sequence[str]) -> dict[str, tuple[Result, Result]]:
+            n = look.boots
+            names = [p for p in names if p in measured_at.get(n, pairs)]
+            return {p: (first_boots(pairs[p][0], n), first_boots(pairs[p][1], n)) for p in names}
+
+        decided = sequential.run_looks(
+            the_plan,
+            list(pairs),
+            measure=replay,
+            compare=lambda chosen, alpha: compare_pairs(
+                chosen, alpha=alpha, noise_boots=the_plan.max_boots
+            ),
+            profile_of=lambda row: profile_by_label[(row.base_label, row.head_label)],
+        )
+        if decided is not None:
+            comparison = decided.comparison
+            boots = decided.looks[-1].boots
 
     outcomes = []
     for entry in manifest["profiles"]:
@@ -207,4 +300,22 @@ def evaluate(
         outcomes=tuple(outcomes),
         sections=tuple(sections),
         unreadable=tuple(unreadable),
+        inconclusive=inconclusive,
+        boots=boots,
     )
+
+
+def first_boots(result: Result, n: int) -> Result:
+    """``result`` as it was with ``n`` boots a side (same file name: the same label)."""
+    if len(result.data["boots"]) <= n:
+        return result
+    return Result(combine.first_boots(result, n), result.path)
+
+
+def gate_config_from(path: Path | None) -> config.GateConfig:
+    """``[gate]`` of the config file; with no path, of ./ci_tools.toml if there is one."""
+    if path is None:
+        path = config.default_path()
+        if not path.is_file():
+            return config.GateConfig()
+    return config.load(path, check_paths=False).gate

@@ -3,10 +3,14 @@
 ``run`` (``python -m ci_tools bench-pr``) checks the merge base out in a git
 worktree next to the head checkout and runs ``bench profile <p>`` for every
 profile of the config against each tree, alternating which goes first, in
-deterministic mode.  The measuring harness is always the running ci_tools
-(the head's), so only the kernel differs between the two sides.  Everything
-lands in one folder (``gate.manifest``), the artifact the comment workflow
-downloads; ``gate.evaluate`` reads it back as untrusted input.
+deterministic mode.  It measures adaptively (``gate.sequential``): the
+minimum of boots for every profile, then more boots (``--first-boot``, new
+layouts, joined to the side's result file) only for the profiles whose rows
+are still undecided, up to ``[gate] max_boots``.  The measuring harness is
+always the running ci_tools (the head's), so only the kernel differs
+between the two sides.  Everything lands in one folder (``gate.manifest``),
+the artifact the comment workflow downloads; ``gate.evaluate`` reads it
+back as untrusted input and replays the looks from the result files.
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ from typing import Any
 import ci_tools
 from ci_tools import config, output
 from ci_tools.bench.run import CORE_BENCHMARKS
-from ci_tools.compare import decide, stats
+from ci_tools.compare import decide
 from ci_tools.errors import BadInputError, ExitCode
-from ci_tools.gate.evaluate import evaluate
+from ci_tools.gate import sequential
+from ci_tools.gate.evaluate import evaluate, gate_config_from
 from ci_tools.gate.manifest import MANIFEST, SIDES, check_profile_name, result_path, write_manifest
 from ci_tools.github.event import read_event
+from ci_tools.results import combine, store
+from ci_tools.results.model import Result
 from ci_tools.util import files, proc
 from ci_tools.util.git import git
 
@@ -42,7 +49,8 @@ class RunOptions:
     pr: int
     repository: str | None = None
     profiles: tuple[str, ...] = ()  # empty: every profile of the repository's config
-    boots: int | None = None  # None: enough for the whole matrix to reach a verdict
+    boots: int | None = None  # first look; None: [gate] min_boots, else what the matrix needs
+    max_boots: int | None = None  # the budget per side; None: [gate] max_boots
     output_dir: Path = Path("bench-pr")
     work_dir: Path | None = None
     repo: Path = Path()
@@ -53,27 +61,34 @@ def config_profiles(repo: Path) -> list[str]:
     return list(config.load(repo / config.default_path(), check_paths=False).profile_names)
 
 
-DETECTION_BOOTS = 16
+def gate_plan(profiles: int, gate: config.GateConfig, options: RunOptions) -> sequential.Plan:
+    """The looks of this run: the command line's boots, else the config's, else the defaults.
 
-
-def default_boots(profiles: int) -> int:
-    """Boots per side with which every row of the matrix can reach a verdict.
-
-    ``compare`` tests every benchmark of every profile as one Holm family;
-    with fewer boots even an unmistakable change stays "inconclusive".
+    The first look has at least the boots with which every row of the matrix
+    (one family) can reach a verdict at that look's alpha.
     """
-    # 16 boots a side: benchmarks/evaluate_gate.py measured 0/400 false-alarm
-    # tables and 92% detection of a 5% slowdown (7 of 8 benchmarks >= 98%) at
-    # about 6 minutes of runner time per profile; 8 detected only 84%.
-    needed = stats.boots_needed(profiles * len(CORE_BENCHMARKS), decide.DEFAULT_ALPHA)
-    return max(needed, DETECTION_BOOTS)
+    asked = options.boots or gate.min_boots
+    the_plan = sequential.plan(
+        alpha=decide.DEFAULT_ALPHA,
+        rows=profiles * len(CORE_BENCHMARKS),
+        min_boots=asked,
+        max_boots=options.max_boots or gate.max_boots,
+    )
+    if asked is not None and asked < the_plan.min_boots:
+        output.warn(
+            f"{asked} boots per side cannot decide {profiles} profile(s) x "
+            f"{len(CORE_BENCHMARKS)} benchmarks at the first look: measuring "
+            f"{the_plan.min_boots}"
+        )
+    return the_plan
 
 
-def bench_command(profile: str, out: Path, boots: int) -> list[str]:
+def bench_command(profile: str, out: Path, boots: int, first_boot: int = 0) -> list[str]:
     """The harness call for one side: the running ci_tools, whatever the tree holds."""
+    more = ["--first-boot", str(first_boot)] if first_boot else []
     return [
         sys.executable, "-m", "ci_tools", "bench", "profile", profile,
-        "--mode", "deterministic", "--boots", str(boots), "--output", str(out.resolve()),
+        "--mode", "deterministic", "--boots", str(boots), *more, "--output", str(out.resolve()),
     ]  # fmt: skip
 
 
@@ -107,7 +122,8 @@ def run(
             )
         output.info(f"head {options.head[:12]}, merge base {merge_base[:12]}")
     profiles = list(options.profiles) or config_profiles(repo)
-    boots = options.boots or default_boots(len(profiles))
+    gate = gate_config_from(repo / config.default_path() if _has_config(repo) else None)
+    the_plan = gate_plan(len(profiles), gate, options)
     manifest: dict[str, Any] = {
         "format": "ci_tools-bench-pr",
         "version": 1,
@@ -116,7 +132,8 @@ def run(
         "base_sha": git(repo, "rev-parse", options.base),
         "merge_base": merge_base,
         "head_sha": head_now,
-        "boots": boots,
+        "boots": the_plan.min_boots,
+        "looks": [],
         "profiles": [
             {"name": p, "base": {"state": "pending"}, "head": {"state": "pending"}}
             for p in profiles
@@ -129,30 +146,101 @@ def run(
         git(repo, "worktree", "remove", "--force", str(base_tree))
     git(repo, "worktree", "add", "--detach", str(base_tree), merge_base)
     trees = {"base": base_tree, "head": repo}
+    sides = _Sides(out=out, manifest=manifest, trees=trees, run_side=run_side)
+    min_effects = decide.min_effects_from_config(None)
     try:
-        for index, entry in enumerate(manifest["profiles"]):
-            order = SIDES if index % 2 == 0 else SIDES[::-1]
-            for side in order:
-                result = result_path(out, entry["name"], side)
-                result.unlink(missing_ok=True)
-                argv = bench_command(entry["name"], result, boots)
-                # No ::group:: here: the harness prints its own, and GitHub
-                # does not nest them.
-                output.phase(f"{entry['name']}: {side} ({trees[side]})")
-                code = run_side(trees[side], argv)
-                entry[side] = _side_state(code, result)
-                write_manifest(out / MANIFEST, manifest)
+        sequential.run_looks(
+            the_plan,
+            profiles,
+            measure=sides.measure,
+            # The noise floor made for the budget: a threshold that stays put across looks.
+            compare=lambda pairs, alpha: decide.compare_pairs(
+                pairs, min_effects=min_effects, alpha=alpha, noise_boots=the_plan.max_boots
+            ),
+            profile_of=lambda row: row.base_label.rsplit(".", 2)[0],
+        )
     finally:
         git(repo, "worktree", "remove", "--force", str(base_tree))
         if options.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
-    report = evaluate(out)
+    report = evaluate(out, inconclusive=gate.inconclusive)
     markdown = report.markdown()
     files.write_atomic(out / "summary.md", markdown)
     output.append_summary(markdown)
     print(markdown)
     report.annotate()
     return report.exit_code
+
+
+def _has_config(repo: Path) -> bool:
+    return (repo / config.default_path()).is_file()
+
+
+@dataclass(kw_only=True)
+class _Sides:
+    """Runs the harness for the sides of a look and keeps the manifest up to date."""
+
+    out: Path
+    manifest: dict[str, Any]
+    trees: dict[str, Path]
+    run_side: Callable[[Path, list[str]], int]
+
+    def measure(
+        self, look: sequential.Look, names: Sequence[str]
+    ) -> dict[str, tuple[Result, Result]]:
+        """Measure ``names`` to ``look.boots`` boots per side; the pairs that could be."""
+        number = len(self.manifest["looks"])
+        entries = [e for e in self.manifest["profiles"] if e["name"] in names]
+        got: dict[str, tuple[Result, Result]] = {}
+        for index, entry in enumerate(entries):
+            name = entry["name"]
+            order = SIDES if index % 2 == 0 else SIDES[::-1]
+            extra: dict[str, Path] = {}
+            for side in order:
+                result = result_path(self.out, name, side)
+                have = len(store.load(result).data["boots"]) if number else 0
+                target = (
+                    result
+                    if not number
+                    else result.with_name(f"{name}.{side}.look{number + 1}.json")
+                )
+                target.unlink(missing_ok=True)
+                argv = bench_command(name, target, look.boots - have, first_boot=have)
+                # No ::group:: here: the harness prints its own, and GitHub
+                # does not nest them.
+                output.phase(
+                    f"{name}: {side} ({self.trees[side]}), look {number + 1}: "
+                    f"{look.boots} boots per side"
+                )
+                code = self.run_side(self.trees[side], argv)
+                state = _side_state(code, target)
+                if not number:
+                    entry[side] = state
+                    write_manifest(self.out / MANIFEST, self.manifest)
+                elif state["state"] == "measured":
+                    extra[side] = target
+                else:
+                    output.warn(
+                        f"{name}, {side}: the extra boots of look {number + 1} failed "
+                        f"({state['reason']}); its verdicts stay those of the earlier look"
+                    )
+            if number and len(extra) == len(SIDES):
+                for side, path in extra.items():
+                    result = result_path(self.out, name, side)
+                    joined = combine.join_boots([store.load(result), store.load(path)])
+                    store.save(joined, result)
+            if all(entry[s]["state"] == "measured" for s in SIDES) and (
+                not number or len(extra) == len(SIDES)
+            ):
+                got[name] = (
+                    store.load(result_path(self.out, name, "base")),
+                    store.load(result_path(self.out, name, "head")),
+                )
+        self.manifest["looks"].append(
+            {"boots": look.boots, "alpha": look.alpha, "profiles": list(got)}
+        )
+        write_manifest(self.out / MANIFEST, self.manifest)
+        return got
 
 
 def _run_side(tree: Path, argv: list[str]) -> int:
@@ -180,6 +268,7 @@ def main_options(
     profiles: Sequence[str],
     boots: int | None,
     output_dir: Path,
+    max_boots: int | None = None,
     work_dir: Path | None,
 ) -> RunOptions:
     """Fill what the command line left out from the pull_request event."""
@@ -201,6 +290,7 @@ def main_options(
         repository=repository,
         profiles=tuple(profiles),
         boots=boots,
+        max_boots=max_boots,
         output_dir=output_dir,
         work_dir=work_dir,
     )

@@ -75,3 +75,23 @@ def test_unchanged_source_is_not_rebuilt(tmp_path: Path, isolated_cache: Path) -
     changed = tmp_path / "bench.c"
     changed.write_text((REPO / "benchmarks" / "bench.c").read_text() + "\n/* changed */\n")
     assert build_bench(changed) != first
+
+
+def test_more_boots_of_a_run_take_new_layouts_and_join(tmp_path: Path) -> None:
+    """What bench-pr does at a later look: boots from --first-boot on, joined to the run."""
+    from ci_tools.bench.run import PAD_ARGUMENT
+    from ci_tools.results import combine
+
+    first, more = tmp_path / "first.json", tmp_path / "more.json"
+    for out, extra in ((first, []), (more, ["--first-boot", "1"])):
+        run = run_cli("bench", "linux", "--quick", "--benchmarks", "getpid", "--boots", "1",
+                      *extra, "-o", str(out))  # fmt: skip
+        assert run.returncode == 0, run.stderr
+    later = store.load(more)
+    assert [b.index for b in later.boots] == [1]
+    assert f"{PAD_ARGUMENT}=x " in (later.boots[0].cmdline or "")  # boot 1's layout, not boot 0's
+    assert "boot 2/2" in run.stderr
+    joined = combine.join_boots([store.load(first), later])
+    store.validate(joined, source="joined")
+    assert [b["index"] for b in joined["boots"]] == [0, 1]
+    assert sorted(s["boot"] for s in joined["benchmarks"]["getpid"]["samples"]) == [0, 1]

@@ -21,7 +21,7 @@ from gfm import links, references, render
 from github_fake import FakeGitHub, serve
 
 import ci_tools
-from ci_tools import cli
+from ci_tools import cli, config
 from ci_tools.errors import BadInputError, ExitCode
 from ci_tools.gate import measure
 from ci_tools.gate.evaluate import evaluate
@@ -33,19 +33,24 @@ from conftest import FIXTURES
 
 FIXTURE = FIXTURES / "schema" / "valid-linux-tcg-deterministic.json"
 REPO = "levkropp/kevlar"
+REPO_ROOT = Path(ci_tools.__file__).resolve().parent.parent
 PROFILES = ("fortress", "balanced", "performance", "ludicrous")
 
 
-def make_result(*, boots: int = 8, scale: dict[str, float] | None = None) -> dict[str, Any]:
-    """A deterministic-mode result with ``boots`` boots; ``scale`` slows benchmarks down."""
+def make_result(
+    *, boots: int = 8, scale: dict[str, float] | None = None, first_boot: int = 0
+) -> dict[str, Any]:
+    """A deterministic-mode result with ``boots`` boots numbered from ``first_boot``;
+    ``scale`` slows benchmarks down."""
     source = json.loads(FIXTURE.read_text())
     document = copy.deepcopy(source)
+    indices = range(first_boot, first_boot + boots)
     document["setup"]["boots"] = boots
-    document["boots"] = [dict(copy.deepcopy(source["boots"][0]), index=i) for i in range(boots)]
+    document["boots"] = [dict(copy.deepcopy(source["boots"][0]), index=i) for i in indices]
     for name, bench in document["benchmarks"].items():
         first = bench["samples"][0]
         bench["samples"] = []
-        for boot in range(boots):
+        for boot in indices:
             factor = (scale or {}).get(name, 1.0) * (1 + 0.0004 * boot)  # no ties
             total = int(first["total_ns"] * factor)
             bench["samples"].append(
@@ -93,12 +98,17 @@ class FakeHarness:
         *,
         head_scale: dict[str, dict[str, float]] | None = None,
         fail: dict[tuple[str, str], int] | None = None,
-        boots: int = 8,
+        boots: int | None = None,
+        short_first: tuple[str, ...] = (),
+        fail_later: dict[tuple[str, str], int] | None = None,
     ) -> None:
         self.calls: list[tuple[str, str, str]] = []  # (profile, side, VERSION of the tree)
+        self.boots_asked: list[tuple[str, str, int, int]] = []  # (profile, side, boots, first)
         self.head_scale = head_scale or {}
         self.fail = fail or {}
-        self.boots = boots
+        self.boots = boots  # None: as many as asked
+        self.short_first = short_first  # profiles whose first run makes 2 boots fewer
+        self.fail_later = fail_later or {}  # (profile, side): exit code of its extra boots
 
     def __call__(self, tree: Path, argv: list[str]) -> int:
         assert argv[3:6] == ["bench", "profile", argv[5]] and "--mode" in argv
@@ -110,14 +120,25 @@ class FakeHarness:
         if (profile, side) in self.fail:
             return self.fail[(profile, side)]
         scale = self.head_scale.get(profile) if side == "head" else None
-        store.save(make_result(boots=self.boots, scale=scale), out)
+        asked = int(argv[argv.index("--boots") + 1])
+        first = int(argv[argv.index("--first-boot") + 1]) if "--first-boot" in argv else 0
+        self.boots_asked.append((profile, side, asked, first))
+        if first and (profile, side) in self.fail_later:
+            return self.fail_later[(profile, side)]
+        made = self.boots or asked
+        if profile in self.short_first and first == 0:
+            made -= 2  # as if two boots were lost: too few to decide at the first look
+        document = make_result(boots=made, scale=scale, first_boot=first)
+        store.save(document, out)
         return 0
 
 
-def _run(repo: Path, base: str, head: str, harness: FakeHarness, out: Path) -> int:
+def _run(
+    repo: Path, base: str, head: str, harness: FakeHarness, out: Path, max_boots: int = 24
+) -> int:
     options = measure.RunOptions(
         base=base, head=head, pr=42, repository=REPO, profiles=PROFILES, boots=8,
-        output_dir=out, repo=repo,
+        max_boots=max_boots, output_dir=out, repo=repo,
     )  # fmt: skip
     return measure.run(options, run_side=harness)
 
@@ -174,7 +195,99 @@ def test_too_few_boots_is_inconclusive_not_a_pass(
     pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
 ) -> None:
     repo, base, head = pr_repo
-    assert _run(repo, base, head, FakeHarness(boots=2), tmp_path / "out") == ExitCode.INCONCLUSIVE
+    # Two boots a side whatever is asked, and a budget of one look: undecided.
+    harness = FakeHarness(boots=2)
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out, max_boots=8) == ExitCode.INCONCLUSIVE
+    text = summary.read_text()
+    assert "## Benchmarks: inconclusive" in text
+    assert "not a proven regression" in text and "raise [gate] max_boots" in text
+    assert len(load_manifest(out)["looks"]) == 1
+
+
+def test_a_second_look_measures_only_the_undecided_profile(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    harness = FakeHarness(short_first=("balanced",), head_scale={"balanced": {"stat": 1.10}})
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out) == ExitCode.REGRESSION
+    # look 1: every profile, 8 boots asked; look 2: balanced alone, from its 7th boot on
+    first, later = harness.boots_asked[:8], harness.boots_asked[8:]
+    assert {(p, n, k) for p, _, n, k in first} == {(p, 8, 0) for p in PROFILES}
+    assert sorted(later) == [("balanced", "base", 6, 6), ("balanced", "head", 6, 6)]
+    looks = load_manifest(out)["looks"]
+    assert [(k["boots"], k["profiles"]) for k in looks] == [(8, list(PROFILES)), (12, ["balanced"])]
+    assert sum(k["alpha"] for k in looks) < 0.01
+    joined = store.load(result_path(out, "balanced", "head"))
+    assert [b["index"] for b in joined.data["boots"]] == list(range(12))
+    assert (out / "results" / "balanced.head.look2.json").exists()  # the measured part is kept
+    text = summary.read_text()
+    assert "| balanced | regression |" in text and "| fortress | no regression |" in text
+    assert "Adaptive sampling: looks at 8" in text
+
+
+def test_extra_boots_that_fail_leave_the_earlier_look_standing(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    repo, base, head = pr_repo
+    harness = FakeHarness(
+        short_first=("balanced",), fail_later={("balanced", "head"): int(ExitCode.HANG)}
+    )
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out) == ExitCode.INCONCLUSIVE
+    assert "balanced, head: the extra boots of look 2 failed" in capsys.readouterr().err
+    manifest = load_manifest(out)
+    assert [k["profiles"] for k in manifest["looks"]] == [list(PROFILES), []]
+    assert manifest["profiles"][1]["head"]["state"] == "measured"
+    # the earlier boots are kept, not joined with half a look
+    assert len(store.load(result_path(out, "balanced", "base")).data["boots"]) == 6
+    assert "| balanced | inconclusive |" in summary.read_text()
+
+
+def test_inconclusive_fails_by_default_and_passes_with_a_warning_when_configured(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    repo, base, head = pr_repo
+    harness = FakeHarness(boots=2)
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out, max_boots=8) == ExitCode.INCONCLUSIVE
+    failing = evaluate(out, inconclusive="fail")
+    assert (failing.exit_code, failing.verdict_code) == (ExitCode.INCONCLUSIVE,) * 2
+    assert "the check fails" in failing.header()
+    capsys.readouterr()
+    failing.annotate()
+    assert (
+        "error: fortress: inconclusive after 8 boots per side: this is not a proven regression"
+        in capsys.readouterr().err
+    )
+    passing = evaluate(out, inconclusive="warn")
+    assert passing.exit_code == ExitCode.OK
+    assert passing.verdict_code == ExitCode.INCONCLUSIVE
+    assert "## Benchmarks: inconclusive" in passing.header()
+    assert "passes with this warning" in passing.header()
+    passing.annotate()
+    assert "warning: fortress: inconclusive" in capsys.readouterr().err
+
+
+def test_the_repositorys_gate_config_sets_the_budget_and_the_policy(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    shipped = (REPO_ROOT / "ci_tools.toml").read_text()
+    assert "\n[gate]" in shipped
+    gate = 'min_boots = 8\nmax_boots = 8\ninconclusive = "warn"\n'
+    (repo / "ci_tools.toml").write_text(shipped.replace("\n[gate]", f"\n[gate]\n{gate}", 1)
+                                        .replace("max_boots = 24", "").replace(
+                                            'inconclusive = "fail"', ""))  # fmt: skip
+    options = measure.RunOptions(
+        base=base, head=head, pr=42, repository=REPO, profiles=PROFILES, output_dir=tmp_path / "o",
+        repo=repo,
+    )  # fmt: skip
+    assert measure.run(options, run_side=FakeHarness(boots=2)) == ExitCode.OK
+    assert len(load_manifest(tmp_path / "o")["looks"]) == 1
     assert "## Benchmarks: inconclusive" in summary.read_text()
 
 
@@ -270,11 +383,34 @@ def _edit_manifest(folder: Path, change: dict[str, Any]) -> None:
         {"profiles": [{"name": "../../etc/passwd", "base": {"state": "measured"},
                        "head": {"state": "measured"}}]},
         {"extra": "key"},
+        {"looks": [{"boots": 8, "alpha": 1.5, "profiles": []}]},
+        {"looks": [{"boots": 8, "alpha": 0.01, "profiles": ["../x"]}]},
     ],
 )  # fmt: skip
 def test_a_tampered_manifest_is_refused(artifact: Path, change: dict[str, Any]) -> None:
     _edit_manifest(artifact, change)
     with pytest.raises(BadInputError, match=r"bench-pr-v1\.schema\.json"):
+        evaluate(artifact)
+
+
+@pytest.mark.parametrize(
+    "looks",
+    [
+        [
+            {"boots": 8, "alpha": 0.009, "profiles": []},
+            {"boots": 12, "alpha": 0.009, "profiles": []},
+        ],
+        [
+            {"boots": 12, "alpha": 0.001, "profiles": []},
+            {"boots": 8, "alpha": 0.001, "profiles": []},
+        ],
+    ],
+)
+def test_looks_that_spend_too_much_or_shrink_are_refused(
+    artifact: Path, looks: list[dict[str, Any]]
+) -> None:
+    _edit_manifest(artifact, {"looks": looks})
+    with pytest.raises(BadInputError, match="spend more than the gate's alpha"):
         evaluate(artifact)
 
 
@@ -396,19 +532,25 @@ def test_results_for_another_commit_are_refused(
     assert fake.requests == []
 
 
-def test_the_default_boots_let_the_whole_matrix_reach_a_verdict() -> None:
+def test_the_first_look_lets_the_whole_matrix_reach_a_verdict() -> None:
     from ci_tools.compare import decide, stats
 
-    boots = measure.default_boots(len(PROFILES))
+    gate = config.GateConfig()
+    options = measure.RunOptions(base="a", head="b", pr=1)
+    the_plan = measure.gate_plan(len(PROFILES), gate, options)
     rows = len(PROFILES) * 8
-    assert stats.min_attainable_p(boots, boots) <= decide.DEFAULT_ALPHA / rows
-    # ... and at least the boots the gate evaluation showed detect a 5% slowdown.
-    assert boots == max(measure.DETECTION_BOOTS, stats.boots_needed(rows, decide.DEFAULT_ALPHA))
-    # A matrix so large that significance needs more than that gets more.
-    huge = 200
-    needed = stats.boots_needed(huge * 8, decide.DEFAULT_ALPHA)
-    assert measure.default_boots(huge) == max(needed, measure.DETECTION_BOOTS)
-    assert stats.min_attainable_p(needed - 1, needed - 1) > decide.DEFAULT_ALPHA / (huge * 8)
+    first = the_plan.looks[0]
+    assert stats.min_attainable_p(first.boots, first.boots) <= first.alpha / rows
+    assert stats.min_attainable_p(first.boots - 1, first.boots - 1) > first.alpha / rows
+    # A min_boots below that is raised; one above it is kept.
+    asked = measure.RunOptions(base="a", head="b", pr=1, boots=3)
+    assert measure.gate_plan(len(PROFILES), gate, asked).min_boots == first.boots
+    more = config.GateConfig(min_boots=first.boots + 3, max_boots=40)
+    assert measure.gate_plan(len(PROFILES), more, options).min_boots == first.boots + 3
+    assert measure.gate_plan(len(PROFILES), more, options).max_boots == 40
+    huge = 64
+    needed = stats.boots_needed(huge * 8, decide.DEFAULT_ALPHA / 2)
+    assert measure.gate_plan(huge, gate, options).min_boots == needed
 
 
 def test_the_manifest_schema_is_a_valid_json_schema() -> None:
