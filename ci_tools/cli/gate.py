@@ -107,6 +107,15 @@ def add_bench_pr(sub: Subparsers) -> None:
         help="boots per profile and side (default: enough for the matrix to reach a verdict)",
     )
     parser.add_argument(
+        "--jobs", "-j", type=positive,
+        help="boots at once, over both sides (default: one per CPU)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shard", metavar="I/N",
+        help="measure shard I of N of every side's boots (one runner of N; `ci_tools "
+        "merge` joins each side's files)",
+    )  # fmt: skip
+    parser.add_argument(
         "--output-dir", type=Path, default=Path("bench-pr"), help="the artifact folder"
     )
     parser.add_argument(
@@ -116,6 +125,7 @@ def add_bench_pr(sub: Subparsers) -> None:
 
 
 def _bench_pr(args: argparse.Namespace) -> int:
+    from ci_tools.bench.schedule import Shard
     from ci_tools.gate import measure
 
     options = measure.main_options(
@@ -126,5 +136,7 @@ def _bench_pr(args: argparse.Namespace) -> int:
         boots=args.boots,
         output_dir=args.output_dir,
         work_dir=args.work_dir,
+        jobs=args.jobs,
+        shard=Shard.parse(args.shard) if args.shard else None,
     )
     return measure.run(options)

@@ -23,6 +23,13 @@ def positive(text: str) -> int:
     return value
 
 
+def non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",

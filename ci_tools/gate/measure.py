@@ -23,6 +23,7 @@ from typing import Any
 import ci_tools
 from ci_tools import config, output
 from ci_tools.bench.run import CORE_BENCHMARKS
+from ci_tools.bench.schedule import Shard, cpus
 from ci_tools.compare import decide, stats
 from ci_tools.errors import BadInputError, ExitCode
 from ci_tools.gate.evaluate import evaluate
@@ -46,6 +47,8 @@ class RunOptions:
     output_dir: Path = Path("bench-pr")
     work_dir: Path | None = None
     repo: Path = Path()
+    jobs: int | None = None  # boots at once over both sides; None: one per CPU
+    shard: Shard | None = None  # measure this shard of each side's boots (``ci_tools merge``)
 
 
 def config_profiles(repo: Path) -> list[str]:
@@ -69,11 +72,14 @@ def default_boots(profiles: int) -> int:
     return max(needed, DETECTION_BOOTS)
 
 
-def bench_command(profile: str, out: Path, boots: int) -> list[str]:
+def bench_command(
+    profile: str, out: Path, boots: int, *, jobs: int = 1, shard: Shard | None = None
+) -> list[str]:
     """The harness call for one side: the running ci_tools, whatever the tree holds."""
     return [
         sys.executable, "-m", "ci_tools", "bench", "profile", profile,
         "--mode", "deterministic", "--boots", str(boots), "--output", str(out.resolve()),
+        "--jobs", str(jobs), *(("--shard", str(shard)) if shard is not None else ()),
     ]  # fmt: skip
 
 
@@ -92,8 +98,18 @@ def run(
     *,
     run_side: Callable[[Path, list[str]], int] | None = None,
 ) -> int:
-    """Measure base and head, write the artifact folder, report; returns the exit code."""
-    run_side = run_side or _run_side
+    """Measure base and head, write the artifact folder, report; returns the exit code.
+
+    With more than one job the two sides of a profile run at the same time, the
+    jobs split between them (``run_side``, given, runs them one after the other)."""
+    jobs = options.jobs or cpus()
+    side_jobs = max(1, jobs // 2)
+
+    def run_sides(commands: list[tuple[Path, list[str]]]) -> list[int]:
+        if run_side is None and jobs > 1:
+            return proc.run_all(commands, env=harness_env())
+        return [(run_side or _run_side)(tree, argv) for tree, argv in commands]
+
     out = options.output_dir
     repo = options.repo.resolve()
     (out / "results").mkdir(parents=True, exist_ok=True)
@@ -132,16 +148,19 @@ def run(
     try:
         for index, entry in enumerate(manifest["profiles"]):
             order = SIDES if index % 2 == 0 else SIDES[::-1]
+            commands = []
             for side in order:
                 result = result_path(out, entry["name"], side)
                 result.unlink(missing_ok=True)
-                argv = bench_command(entry["name"], result, boots)
+                argv = bench_command(entry["name"], result, boots, jobs=side_jobs,
+                                     shard=options.shard)  # fmt: skip
                 # No ::group:: here: the harness prints its own, and GitHub
                 # does not nest them.
                 output.phase(f"{entry['name']}: {side} ({trees[side]})")
-                code = run_side(trees[side], argv)
-                entry[side] = _side_state(code, result)
-                write_manifest(out / MANIFEST, manifest)
+                commands.append((trees[side], argv))
+            for side, code in zip(order, run_sides(commands), strict=True):
+                entry[side] = _side_state(code, result_path(out, entry["name"], side))
+            write_manifest(out / MANIFEST, manifest)
     finally:
         git(repo, "worktree", "remove", "--force", str(base_tree))
         if options.work_dir is None:
@@ -181,6 +200,8 @@ def main_options(
     boots: int | None,
     output_dir: Path,
     work_dir: Path | None,
+    jobs: int | None = None,
+    shard: Shard | None = None,
 ) -> RunOptions:
     """Fill what the command line left out from the pull_request event."""
     repository = os.environ.get("GITHUB_REPOSITORY")
@@ -203,4 +224,6 @@ def main_options(
         boots=boots,
         output_dir=output_dir,
         work_dir=work_dir,
+        jobs=jobs,
+        shard=shard,
     )
