@@ -90,8 +90,10 @@ def agreement(serial: list[Result], parallel: list[Result]) -> str:
                 worst_core = max(worst_core, delta)
             else:
                 worst_other = max(worst_other, delta)
-    return (f"{same} of {total} medians identical; largest difference "
-            f"{worst_core:.2%} ({', '.join(COMPARED)}), {worst_other:.2%} (the others)")  # fmt: skip
+    return (
+        f"{same} of {total} medians identical; largest difference "
+        f"{worst_core:.2%} ({', '.join(COMPARED)}), {worst_other:.2%} (the others)"
+    )
 
 
 def gate(base: str, profiles: list[str], data: Path) -> None:
