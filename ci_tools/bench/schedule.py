@@ -16,11 +16,11 @@ boot that ran is handed back: what they measured is kept.
 
 from __future__ import annotations
 
-import contextlib
 import os
+import queue
 import re
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -118,46 +118,61 @@ def run_boots(
                 ran.stopped = reason
                 break
         return ran
+    # Plain threads pulling indices, each keeping what its boots returned: whenever
+    # Ctrl-C lands in the main thread (even while a thread starts), every boot that
+    # ran is in ``ran.done`` once the threads are joined.
     pending = iter(indices)
-    running: dict[Future[T], int] = {}
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="boot") as pool:
-        try:
-            while True:
-                while len(running) < jobs and not stop.requested:
-                    following = next(pending, None)
-                    if following is None:
-                        break
-                    running[pool.submit(boot, following, stop)] = following
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in sorted(finished, key=running.__getitem__):
-                    index = running.pop(future)
-                    ran.done[index] = result = future.result()
-                    reason = failure(result)
-                    if reason is not None and not stop.requested:
-                        stop.request(f"stopped because boot {index + 1} failed: {reason}")
-                        ran.stopped = reason
-                if running or not stop.requested:
-                    busy = ", ".join(str(i + 1) for i in sorted(running.values()))
-                    output.phase(
-                        f"{label}: {len(ran.done)} of {len(indices)} boot(s) done"
-                        + (f"; running {busy}" if busy else "")
-                    )
-        except (KeyboardInterrupt, Interrupted) as exc:
-            reason = str(exc) or "interrupted (Ctrl-C)"
-            stop.request(reason)
-            ran.stopped = ran.stopped or reason
-            _collect(running, ran)
-        except BaseException:
-            stop.request("stopped: the harness failed")
-            _collect(running, ran)
-            raise
+    lock = threading.Lock()
+    running: set[int] = set()
+    ended: queue.Queue[int] = queue.Queue()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        while True:
+            with lock:
+                index = None if stop.requested else next(pending, None)
+                if index is None:
+                    return
+                running.add(index)
+            try:
+                result = boot(index, stop)
+            except BaseException as exc:
+                errors.append(exc)
+                stop.request("stopped: the harness failed")
+                ended.put(index)
+                return
+            reason = failure(result)
+            with lock:
+                running.discard(index)
+                ran.done[index] = result
+                if reason is not None and not stop.requested:
+                    stop.request(f"stopped because boot {index + 1} failed: {reason}")
+                    ran.stopped = reason
+            ended.put(index)
+
+    threads = [threading.Thread(target=worker, name=f"boot-{n + 1}") for n in range(jobs)]
+    try:
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads) or not ended.empty():
+            try:
+                ended.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            with lock:
+                busy = ", ".join(str(i + 1) for i in sorted(running))
+                done = len(ran.done)
+            output.phase(f"{label}: {done} of {len(indices)} boot(s) done"
+                         + (f"; running {busy}" if busy else ""))  # fmt: skip
+    except (KeyboardInterrupt, Interrupted) as exc:
+        reason = str(exc) or "interrupted (Ctrl-C)"
+        stop.request(reason)
+        ran.stopped = ran.stopped or reason
+    finally:
+        stop.request(stop.reason or "stopped")  # no new boot starts from here on
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join()
+    if errors:
+        raise errors[0]
     return ran
-
-
-def _collect(running: dict[Future[T], int], ran: Ran[T]) -> None:
-    """The boots still running, once they have stopped (they were asked to)."""
-    for future, index in running.items():
-        with contextlib.suppress(Exception):  # the first error is the one raised
-            ran.done[index] = future.result()
