@@ -55,7 +55,9 @@ def test_boots_side_by_side_measure_what_boots_one_by_one_do(tmp_path: Path) -> 
         assert a is not None and b is not None
         for x, y in zip(a.values, b.values, strict=True):
             if name in EXACT:
-                assert x == y, name
+                # The ns per iteration the bench reports; the total's last digits can move
+                # by a few virtual ns (345.185 against 345.186 ns here).
+                assert round(x) == round(y) and abs(y / x - 1) < 1e-4, name
             elif name == "stat":
                 assert abs(y / x - 1) < 0.005, name  # identical boots: within 0.2% here
             else:  # fork_exit, open_close, mmap_fault: within their boot-to-boot spread
@@ -118,12 +120,13 @@ def test_ctrl_c_stops_every_boot_and_keeps_the_finished_ones(tmp_path: Path) -> 
     harness, log = _start(tmp_path, "--benchmarks", "getpid", "--boots", "3", "--jobs", "2")
     seen: set[int] = set()
 
-    def third_started() -> bool:
+    def two_done_third_running() -> bool:
         seen.update(_children(harness.pid))
-        return b"boot 3/3: booting" in log.read_bytes()
+        text = log.read_bytes()
+        return b"boot 3/3: booting" in text and text.count(b": complete in") == 2
 
     try:
-        _wait_for("boot 3 to start", third_started)
+        _wait_for("boots 1 and 2 to end and boot 3 to start", two_done_third_running)
         harness.send_signal(signal.SIGINT)
         assert harness.wait(timeout=120) == ExitCode.INTERRUPTED, log.read_text()
     finally:
