@@ -20,7 +20,9 @@ def test_commands_run_together_and_each_return_code_comes_back(tmp_path: Path) -
 
 
 def test_ctrl_c_gives_each_command_sigterm_and_time_to_write_what_it_has(tmp_path: Path) -> None:
-    script = "trap 'kill $!; echo kept > \"$0\"; exit 130' TERM; touch \"$0.started\"; sleep 30 & wait"
+    script = (
+        'trap \'kill $!; echo kept > "$0"; exit 130\' TERM; touch "$0.started"; sleep 30 & wait'
+    )
     commands = [(tmp_path, ["sh", "-c", script, str(tmp_path / f"r{i}")]) for i in (1, 2)]
 
     def interrupt() -> None:
