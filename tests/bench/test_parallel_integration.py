@@ -49,7 +49,7 @@ def test_boots_side_by_side_measure_what_boots_one_by_one_do(tmp_path: Path) -> 
         (b.index, b.cmdline) for b in serial.boots
     ]
     assert _setup(parallel) == _setup(serial) and parallel.target == serial.target
-    assert parallel.setup.qemu is not None and parallel.setup.qemu.machine == "microvm"
+    assert parallel.setup.qemu is not None and parallel.setup.qemu.machine == "pc"
     for name in serial.benchmark_names():
         a, b = per_boot(serial, name), per_boot(parallel, name)
         assert a is not None and b is not None

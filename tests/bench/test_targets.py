@@ -42,7 +42,7 @@ def test_profile_guest_on_linux_appends_the_safety_setting(
     )
     target = targets.guest_target(config.load(path), "ludicrous")
     # Not a bzImage with a PVH kernel inside: booted as it is, on the Linux guest's machine.
-    assert target.kernel == vmlinuz and target.machine == targets.LINUX_MACHINE == "microvm"
+    assert target.kernel == vmlinuz and target.machine == targets.LINUX_MACHINE == "pc"
     assert target.image is None
     assert target.cmdline == f"{run.DEFAULT_CMDLINE} mitigations=off"
     override = targets.guest_target(
