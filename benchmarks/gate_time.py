@@ -122,11 +122,11 @@ def gate(base: str, profiles: list[str], data: Path) -> None:
 def linux(boots: int, data: Path) -> None:
     bzimage = provision.ensure_guest_kernel()
     new = targets.linux_target(None)  # the default: the PVH entry, on pc
-    old = targets.GuestTarget(name="linux", kernel=bzimage, machine="pc")
+    old = run.GuestTarget(name="linux", kernel=bzimage, machine="pc")
     microvm = dataclasses.replace(new, machine="microvm")
     cases = (("pc, bzImage, --jobs 1", old, 1), ("pc, PVH, --jobs 1", new, 1),
              ("pc, PVH, --jobs 2", new, 2), ("microvm, PVH, --jobs 1", microvm, 1))  # fmt: skip
-    results = []
+    results: list[Result] = []
     for name, target, jobs in cases:
         options = run.BenchOptions(quick=True, boots=boots, jobs=jobs, accel="tcg",
                                    mode=Mode.DETERMINISTIC,
