@@ -136,7 +136,7 @@ def boot(
     with ports.reserved(spec.forwards, runtime):
         folder = vms.new_folder(runtime, name)
         try:
-            return _boot(spec, binary, folder.path, log_path, limits, on_line)
+            return _boot(spec, binary, folder.path, log_path, limits, on_line, stop)
         finally:
             folder.release()
 
@@ -148,6 +148,7 @@ def _boot(
     log_path: Path,
     limits: Limits,
     on_line: Callable[[str], None] | None,
+    stop: Stop | None,
 ) -> BootOutcome:
     name = workdir.name
     qmp_socket = workdir / "qmp.sock"
