@@ -95,7 +95,7 @@ def collect(data: Path, pools: int, boots: int, chunk: int) -> None:
             target = run.GuestTarget(
                 name="linux",
                 kernel=linux_guest.find_linux_kernel(None),
-                cmdline=f"{run.DEFAULT_CMDLINE} ci_tools.eval={k}",
+                cmdline=f"{config.DEFAULT_CMDLINE} ci_tools.eval={k}",
             )
             options = run.BenchOptions(
                 boots=min(chunk, boots - first), first_boot=first, mode=Mode.DETERMINISTIC,
@@ -330,8 +330,8 @@ def spread_lines(pool: Sequence[Boot]) -> list[str]:
     out = []
     runs = list({id(b.run): b.run for b in pool}.values())
     for name in runs[0].benchmark_names():
-        values = [v for r in runs for v in (inputs.per_boot(r, name).values
-                                            if inputs.per_boot(r, name) else ())]  # fmt: skip
+        sides = [inputs.per_boot(r, name) for r in runs]
+        values = [v for side in sides if side is not None for v in side.values]
         if values:
             out.append(f"  {name:<11} median {statistics.median(values):>10,.0f} ns, "
                        f"max/min - 1 over {len(values)} boots: "

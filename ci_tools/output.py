@@ -31,7 +31,9 @@ def in_github_actions() -> bool:
 
 
 def _emit(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    # One write per line: the boots of a parallel run print from several threads.
+    sys.stderr.write(f"{line}\n")
+    sys.stderr.flush()
 
 
 def info(message: str) -> None:

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ci_tools import output
+from ci_tools.bench.schedule import Shard, boot_indices, jobs_for, run_boots
 from ci_tools.boot import accel
-from ci_tools.boot.console import Ending, Limits, read_console
+from ci_tools.boot.console import Ending, Limits, Stop, read_console
 from ci_tools.boot.outcome import COMPLETE, Status, StatusKind
 from ci_tools.boot.ports import Forward
 from ci_tools.boot.protocol import ParsedOutput, parse_console
@@ -47,7 +48,6 @@ class BenchOptions:
     quick: bool | None = None  # None: quick under TCG, full under KVM or natively
     rounds: int = 1
     boots: int = 1
-    first_boot: int = 0  # the first boot's index (its padding): more boots of an earlier run
     mode: Mode | None = None  # None: deterministic under TCG, wall-clock otherwise
     accel: str = "auto"
     binary: Path | None = None  # another protocol-speaking bench binary
@@ -55,6 +55,9 @@ class BenchOptions:
     output: Path | None = None
     timeout: float | None = None  # per boot
     silence_timeout: float | None = None
+    jobs: int | None = None  # boots at once; None: bench.schedule.jobs_for's default
+    first_boot: int = 0  # the index of the first boot (its command line's padding)
+    shard: Shard | None = None  # measure only this shard of the boots
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -276,17 +279,31 @@ def _boot_with_retries(
     log_path: Path,
     limits: Limits,
     progress: _Progress,
+    stop: Stop,
 ) -> tuple[BootOutcome, list[Status]]:
     """One boot; an infrastructure failure (QEMU did not start) is retried at
     most MAX_RETRIES times, each failed attempt returned for the record.  Guest
     failures (panic, hang, reset) are never retried: they are results."""
     attempts: list[Status] = []
     while True:
-        outcome = boot_fn(spec, log_path=log_path, limits=limits, on_line=progress)
-        if not outcome.status.kind.is_infrastructure or len(attempts) >= MAX_RETRIES:
+        outcome = boot_fn(spec, log_path=log_path, limits=limits, on_line=progress, stop=stop)
+        if (
+            not outcome.status.kind.is_infrastructure
+            or len(attempts) >= MAX_RETRIES
+            or stop.requested
+        ):
             return outcome, attempts
         output.warn(f"{progress.label}: {outcome.status.reason}; retrying (infrastructure failure)")
         attempts.append(outcome.status)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Boot:
+    """One boot of ``run_guest``: its record, what QEMU said, or the error that stopped it."""
+
+    record: BootRecord
+    outcome: BootOutcome | None
+    failure: CiToolsError | None = None
 
 
 def choose_accelerator(options: BenchOptions, kernel: Path) -> tuple[str, str]:
@@ -326,62 +343,49 @@ def run_guest(
         # read there is nothing more to wait for (Kevlar: 10 s a boot otherwise).
         limits = dataclasses.replace(limits, grace_after_end=min(limits.grace_after_end, 1.0))
     bench_args = bench_arguments(options, quick)
-    observed_mode: str | None = None
-    observed_rounds = options.rounds
-    binary_qemu = qemu_binary()
-    first_spec: GuestSpec | None = None
-    status = COMPLETE
-    failure: CiToolsError | None = None
-    command = [binary_qemu]
-    total = options.first_boot + options.boots  # boots numbered so far, these included
-    for index in range(options.first_boot, total):
-        spec = GuestSpec(
+    indices = boot_indices(first_boot=options.first_boot, boots=options.boots, shard=options.shard)
+    total = options.first_boot + options.boots
+    core_suite = target.suite == "ci_tools"
+
+    def spec_of(index: int) -> GuestSpec:
+        return GuestSpec(
             kernel=target.kernel, initrd=initrd,
             cmdline=boot_cmdline(target.cmdline, index, bench_args, target.args),
             accel=accelerator, mode=mode, machine=target.machine, cpu=target.cpu,
             memory_mb=target.memory_mb, smp=target.smp, extra_args=target.extra_qemu_args,
             forwards=target.forwards, exit_device=target.exit_device,
         )  # fmt: skip
-        first_spec = first_spec or spec
+
+    def one_boot(index: int, stop: Stop) -> _Boot:
+        spec = spec_of(index)
         log_path = out.with_name(f"{out.stem}.boot{index}.console.log")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         label = f"{target.name} boot {index + 1}/{total}"
-        output.phase(f"{label}: booting {target.kernel.name} under {accelerator.upper()}"
+        output.phase(f"{label}: booting {(target.image or target.kernel).name} under "
+                     f"{accelerator.upper()}"
                      f" ({mode.value}{', quick' if quick else ''})")  # fmt: skip
         try:
             outcome, attempts = _boot_with_retries(
-                boot_fn, spec, log_path=log_path, limits=limits,
-                progress=_Progress(label, options, core_suite=target.suite == "ci_tools"),
+                boot_fn, spec, log_path=log_path, limits=limits, stop=stop,
+                progress=_Progress(label, options, core_suite=core_suite),
             )  # fmt: skip
         except CiToolsError as exc:
             # E.g. a forwarded port taken between two boots: the boots already
-            # measured are written below, then the error is raised as it is.
-            failure = exc
-            status = Status(
-                kind=StatusKind.HARNESS_ERROR,
-                reason=f"boot {index + 1} of {total}: {exc.message}",
-            )
-            collected.add_boot(
-                BootRecord(index=index, cmdline=spec.cmdline, status=status, wall_s=0.0,
-                           console_log=None)
-            )  # fmt: skip
-            break
-        if index == options.first_boot:  # the first boot's, as target.cmdline records
-            command = outcome.command
-        if target.args == "none":
-            # Nothing was passed: record what the bench says it did.
-            observed_mode = outcome.parsed.mode or observed_mode
-            observed_rounds = max((s.round for s in outcome.parsed.samples), default=1)
-        elif outcome.status.complete:
+            # measured are written, then the error is raised as it is.
+            status = Status(kind=StatusKind.HARNESS_ERROR,
+                            reason=f"boot {index + 1} of {total}: {exc.message}")  # fmt: skip
+            record = BootRecord(index=index, cmdline=spec.cmdline, status=status, wall_s=0.0,
+                                console_log=None)  # fmt: skip
+            return _Boot(record=record, outcome=None, failure=exc)
+        if target.args != "none" and outcome.status.complete:
             differs = not_as_asked(outcome.parsed, options, quick)
             if differs is not None:
                 outcome.status = Status(kind=StatusKind.INCOMPLETE, reason=differs)
-        collected.add(index, outcome.parsed)
-        collected.add_boot(
-            BootRecord(index=index, cmdline=spec.cmdline, status=outcome.status,
-                       wall_s=round(outcome.console.wall_s, 3),
-                       console_log=os.path.relpath(log_path, out.parent),
-                       attempts=tuple(attempts), forwarded_ports=outcome.ports)
+        record = BootRecord(
+            index=index, cmdline=spec.cmdline, status=outcome.status,
+            wall_s=round(outcome.console.wall_s, 3),
+            console_log=os.path.relpath(log_path, out.parent),
+            attempts=tuple(attempts), forwarded_ports=outcome.ports,
         )  # fmt: skip
         if outcome.ports:
             output.info(f"{label}: forwarded ports (guest->host) {outcome.ports}")
@@ -393,12 +397,41 @@ def run_guest(
             )
         output.phase(f"{label}: {outcome.status.kind.value} in {outcome.console.wall_s:.1f} s")
         if not outcome.status.complete:
-            status = Status(
+            record = dataclasses.replace(record, status=Status(
                 kind=outcome.status.kind,
                 reason=f"boot {index + 1} of {total}: {outcome.status.reason}",
-            )
-            break
-    assert first_spec is not None
+            ))  # fmt: skip
+        return _Boot(record=record, outcome=outcome)
+
+    ran = run_boots(
+        indices, one_boot, jobs=min(jobs_for(options.jobs, mode), len(indices)),
+        failure=lambda b: None if b.record.status.complete else b.record.status.reason,
+        label=target.name,
+    )  # fmt: skip
+    observed_mode: str | None = None
+    observed_rounds = options.rounds
+    command = [qemu_binary()]
+    status = COMPLETE
+    failure: CiToolsError | None = None
+    for index in sorted(ran.done):
+        done = ran.done[index]
+        collected.add_boot(done.record)
+        if done.outcome is not None:
+            collected.add(index, done.outcome.parsed)
+            if len(command) == 1:  # the first boot's, as target.cmdline records the first boot's
+                command = done.outcome.command
+            if target.args == "none":
+                # Nothing was passed: record what the bench says it did.
+                observed_mode = done.outcome.parsed.mode or observed_mode
+                observed_rounds = max((s.round for s in done.outcome.parsed.samples), default=1)
+        failure = failure or done.failure
+    # The run's status: the failure that stopped it (the boots it stopped say so too).
+    if ran.stopped is not None:
+        statuses = [d.record.status for d in ran.done.values()]
+        status = next((s for s in statuses if s.reason == ran.stopped), None) or Status(
+            kind=StatusKind.INTERRUPTED, reason=ran.stopped
+        )
+    first_spec = spec_of(indices[0])
     measured = Target(
         name=target.name, kind="guest", profile=target.profile,
         kernel=target.image or target.kernel,
@@ -411,8 +444,8 @@ def run_guest(
         quick = observed_mode == "quick"
     setup = Setup(
         accelerator=accelerator, accelerator_reason=accel_reason, mode=mode.value,
-        quick=quick, rounds=observed_rounds, boots=options.boots,
-        qemu=QemuSetup(version=qemu_version(binary_qemu), command=tuple(command),
+        quick=quick, rounds=observed_rounds, boots=len(indices),
+        qemu=QemuSetup(version=qemu_version(command[0]), command=tuple(command),
                        machine=target.machine, memory_mb=target.memory_mb),
         cpu_model=first_spec.cpu_model, host_cpu=host_cpu(),
     )  # fmt: skip

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ import pexpect
 
 from ci_tools import output
 from ci_tools.boot.protocol import strip_line
-from ci_tools.errors import SetupError
+from ci_tools.errors import Interrupted, SetupError
 from ci_tools.util.proc import die_with_parent, which
 
 
@@ -61,6 +62,28 @@ class Limits:
     # Longest wait for the very first output (firmware and a quiet kernel boot
     # print nothing for seconds under TCG); None: same as silence_timeout.
     first_output_timeout: float | None = None
+
+
+class Stop:
+    """Asks running readers to stop (from another thread), with the reason why:
+    the boots of a parallel run stop together when one fails or the run is
+    interrupted.  A reader given one raises ``Interrupted(reason)`` within
+    ``POLL_S`` of ``request``, its program killed as on any way out."""
+
+    POLL_S = 0.2
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def request(self, reason: str) -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
 
 
 def _spawn_error(program: str, exc: BaseException) -> SetupError:
@@ -104,6 +127,7 @@ def read_console(
     after_spawn: Callable[[Callable[[], bool]], None] | None = None,
     end_marker: str = "BENCH_END",
     env: dict[str, str] | None = None,
+    stop: Stop | None = None,
 ) -> ConsoleRun:
     """Run ``argv`` on a pseudo-terminal and collect its console until it ends.
 
@@ -113,12 +137,14 @@ def read_console(
     given a function telling whether the program is still alive.
     Stops the program ``limits.grace_after_end`` seconds after a line that
     contains ``end_marker`` (BENCH_END; a kernel prints "[ 0.0] Linux version")
-    if it has not ended by itself.
+    if it has not ended by itself.  ``stop``: see ``Stop``.
     """
     program = which(argv[0]) if os.sep not in argv[0] else argv[0]
 
+    parent = os.getpid()
+
     def preexec() -> None:
-        die_with_parent()
+        die_with_parent(parent)
         if stderr_path is not None:
             # Opened in the child: ptyprocess closes inherited descriptors first.
             fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -154,6 +180,8 @@ def read_console(
         if after_spawn is not None:
             after_spawn(child.isalive)
         while True:
+            if stop is not None and stop.requested:
+                raise Interrupted(stop.reason)
             now = time.monotonic()
             if saw_end:
                 wait = end_seen_at + limits.grace_after_end - now
@@ -173,6 +201,8 @@ def read_console(
                     ending = Ending.SILENT
                     break
                 wait = min(overall_left, silence_left)
+            if stop is not None:
+                wait = min(wait, Stop.POLL_S)
             try:
                 chunk = child.read_nonblocking(size=65536, timeout=max(wait, 0.01))
             except pexpect.TIMEOUT:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_tools.boot import ports, vms
-from ci_tools.boot.console import ConsoleRun, Ending, Limits, read_console
+from ci_tools.boot.console import ConsoleRun, Ending, Limits, Stop, read_console
 from ci_tools.boot.outcome import Status, StatusKind, classify
 from ci_tools.boot.ports import Forward
 from ci_tools.boot.protocol import ParsedOutput, parse_console
@@ -125,8 +125,10 @@ def boot(
     log_path: Path,
     limits: Limits,
     on_line: Callable[[str], None] | None = None,
+    stop: Stop | None = None,
 ) -> BootOutcome:
-    """Boot once; always returns an outcome (never leaves QEMU running)."""
+    """Boot once; always returns an outcome (never leaves QEMU running).  ``stop``
+    (another thread asking this boot to end) gives an interrupted outcome."""
     binary = qemu_binary()
     name = f"{vms.VM_NAME_PREFIX}{secrets.token_hex(4)}"
     runtime = vms.runtime_dir()
@@ -134,7 +136,7 @@ def boot(
     with ports.reserved(spec.forwards, runtime):
         folder = vms.new_folder(runtime, name)
         try:
-            return _boot(spec, binary, folder.path, log_path, limits, on_line)
+            return _boot(spec, binary, folder.path, log_path, limits, on_line, stop)
         finally:
             folder.release()
 
@@ -146,6 +148,7 @@ def _boot(
     log_path: Path,
     limits: Limits,
     on_line: Callable[[str], None] | None,
+    stop: Stop | None,
 ) -> BootOutcome:
     name = workdir.name
     qmp_socket = workdir / "qmp.sock"
@@ -172,6 +175,7 @@ def _boot(
                     stderr_path=workdir / "qemu.stderr",
                     on_line=on_line,
                     after_spawn=connected,
+                    stop=stop,
                 )
             except HarnessError as exc:
                 # QMP never came up: QEMU died at start-up. Report its own words.

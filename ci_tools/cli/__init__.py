@@ -30,6 +30,7 @@ from ci_tools.errors import CiToolsError, ExitCode, RunFailed, Terminated
 COMMANDS: list[Callable[[Subparsers], None]] = [
     host.add_setup,
     bench.add_bench,
+    bench.add_merge,
     bench.add_show,
     host.add_doctor,
     gate.add_comment,

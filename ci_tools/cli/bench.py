@@ -52,14 +52,6 @@ def _bench_options(parser: argparse.ArgumentParser, *, guest: bool) -> None:
             help="separate boots, each with a slightly different command line",
         )
         parser.add_argument(
-            "--first-boot",
-            type=non_negative,
-            default=0,
-            metavar="K",
-            help="number the boots from K: more boots of a run, with layouts it has not had "
-            "(join the result files afterwards)",
-        )
-        parser.add_argument(
             "--mode",
             choices=("deterministic", "wallclock"),
             help="deterministic: TCG with -icount (default under TCG)",
@@ -78,6 +70,22 @@ def _bench_options(parser: argparse.ArgumentParser, *, guest: bool) -> None:
         parser.add_argument(
             "--cpu", help="QEMU -cpu model (default: the config's, else qemu64 under TCG)"
         )
+        parser.add_argument(
+            "--machine", help="QEMU -machine (default: the config's; microvm for Linux, else pc)"
+        )
+        parser.add_argument(
+            "--jobs", "-j", type=positive,
+            help="boots at once (default: one per CPU in deterministic mode, else 1)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--first-boot", type=non_negative, default=0, metavar="K",
+            help="index of the first boot (its command line's padding; default 0)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--shard", metavar="I/N",
+            help="measure shard I of N of the boots (every N-th, from the I-th); "
+            "`ci_tools merge` joins the shards' result files",
+        )  # fmt: skip
         parser.add_argument("--forward", action="append", default=[], metavar="HOST:GUEST",
                             help="forward a host port on 127.0.0.1 to the guest (0:GUEST: "
                             "any free port); repeatable")  # fmt: skip
@@ -103,6 +111,7 @@ def add_bench(sub: Subparsers) -> None:
 def _run_bench(args: argparse.Namespace) -> int:
     from ci_tools import config
     from ci_tools.bench import run, targets
+    from ci_tools.bench.schedule import Shard
     from ci_tools.boot.ports import Forward
     from ci_tools.boot.qemu import Mode
     from ci_tools.report.run import run_table
@@ -111,7 +120,6 @@ def _run_bench(args: argparse.Namespace) -> int:
         quick=args.quick,
         rounds=args.rounds,
         boots=getattr(args, "boots", 1),
-        first_boot=getattr(args, "first_boot", 0),
         mode=Mode(args.mode) if getattr(args, "mode", None) else None,
         accel=getattr(args, "accel", "auto"),
         binary=args.binary,
@@ -119,6 +127,9 @@ def _run_bench(args: argparse.Namespace) -> int:
         output=args.output,
         timeout=args.timeout,
         silence_timeout=args.silence_timeout,
+        jobs=getattr(args, "jobs", None),
+        first_boot=getattr(args, "first_boot", 0),
+        shard=Shard.parse(args.shard) if getattr(args, "shard", None) else None,
     )
     if args.target == "host":
         result = run.run_host(options)
@@ -128,6 +139,7 @@ def _run_bench(args: argparse.Namespace) -> int:
             cmdline=args.cmdline,
             memory_mb=args.memory,
             cpu=args.cpu,
+            machine=args.machine,
             forwards=tuple(Forward.parse(f) for f in args.forward),
         )
         if args.target == "profile":
@@ -145,6 +157,25 @@ def _run_bench(args: argparse.Namespace) -> int:
     print(f"\nresult: {result.path}")
     output.append_summary(run_table(result, fmt="github"))
     return ExitCode.OK
+
+
+def add_merge(sub: Subparsers) -> None:
+    merge = sub.add_parser(
+        "merge", help="join the result files of shards of one run (--shard, --first-boot)"
+    )
+    merge.add_argument("files", nargs="+", type=Path, help="the shards' result files")
+    merge.add_argument("--output", "-o", type=Path, required=True, help="the joined result file")
+    merge.set_defaults(func=_merge)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from ci_tools.report.run import run_table
+    from ci_tools.results import merge, store
+
+    result = merge.merge([store.load(p) for p in args.files], args.output)
+    print(run_table(result))
+    print(f"\nresult: {result.path}")
+    return ExitCode.OK if result.status.complete else result.status.kind.exit_code
 
 
 def add_show(sub: Subparsers) -> None:

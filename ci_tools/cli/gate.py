@@ -114,6 +114,15 @@ def add_bench_pr(sub: Subparsers) -> None:
         "(default: [gate] max_boots, else 24)",
     )
     parser.add_argument(
+        "--jobs", "-j", type=positive,
+        help="boots at once, over both sides (default: one per CPU)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shard", metavar="I/N",
+        help="measure shard I of N of every side's boots, the whole budget in one look "
+        "(one runner of N; `ci_tools merge` joins each side's files)",
+    )  # fmt: skip
+    parser.add_argument(
         "--output-dir", type=Path, default=Path("bench-pr"), help="the artifact folder"
     )
     parser.add_argument(
@@ -123,6 +132,7 @@ def add_bench_pr(sub: Subparsers) -> None:
 
 
 def _bench_pr(args: argparse.Namespace) -> int:
+    from ci_tools.bench.schedule import Shard
     from ci_tools.gate import measure
 
     options = measure.main_options(
@@ -134,5 +144,7 @@ def _bench_pr(args: argparse.Namespace) -> int:
         max_boots=args.max_boots,
         output_dir=args.output_dir,
         work_dir=args.work_dir,
+        jobs=args.jobs,
+        shard=Shard.parse(args.shard) if args.shard else None,
     )
     return measure.run(options)

@@ -27,13 +27,14 @@ from typing import Any
 import ci_tools
 from ci_tools import config, output
 from ci_tools.bench.run import CORE_BENCHMARKS
+from ci_tools.bench.schedule import Shard, cpus
 from ci_tools.compare import decide
 from ci_tools.errors import BadInputError, ExitCode
 from ci_tools.gate import sequential
 from ci_tools.gate.evaluate import evaluate, gate_config_from
 from ci_tools.gate.manifest import MANIFEST, SIDES, check_profile_name, result_path, write_manifest
 from ci_tools.github.event import read_event
-from ci_tools.results import combine, store
+from ci_tools.results import merge, store
 from ci_tools.results.model import Result
 from ci_tools.util import files, proc
 from ci_tools.util.git import git
@@ -54,6 +55,8 @@ class RunOptions:
     output_dir: Path = Path("bench-pr")
     work_dir: Path | None = None
     repo: Path = Path()
+    jobs: int | None = None  # boots at once over both sides; None: one per CPU
+    shard: Shard | None = None  # measure this shard of each side's boots (``ci_tools merge``)
 
 
 def config_profiles(repo: Path) -> list[str]:
@@ -65,14 +68,19 @@ def gate_plan(profiles: int, gate: config.GateConfig, options: RunOptions) -> se
     """The looks of this run: the command line's boots, else the config's, else the defaults.
 
     The first look has at least the boots with which every row of the matrix
-    (one family) can reach a verdict at that look's alpha.
+    (one family) can reach a verdict at that look's alpha.  A shard measures
+    the whole budget in one look: its share of the boots alone decides
+    nothing, so it cannot choose what to measure next.
     """
-    asked = options.boots or gate.min_boots
+    budget = options.max_boots or gate.max_boots
+    if options.shard is not None:
+        budget = budget or sequential.DEFAULT_MAX_BOOTS
+    asked = budget if options.shard is not None else options.boots or gate.min_boots
     the_plan = sequential.plan(
         alpha=decide.DEFAULT_ALPHA,
         rows=profiles * len(CORE_BENCHMARKS),
         min_boots=asked,
-        max_boots=options.max_boots or gate.max_boots,
+        max_boots=budget,
     )
     if asked is not None and asked < the_plan.min_boots:
         output.warn(
@@ -83,12 +91,21 @@ def gate_plan(profiles: int, gate: config.GateConfig, options: RunOptions) -> se
     return the_plan
 
 
-def bench_command(profile: str, out: Path, boots: int, first_boot: int = 0) -> list[str]:
+def bench_command(
+    profile: str,
+    out: Path,
+    boots: int,
+    *,
+    first_boot: int = 0,
+    jobs: int = 1,
+    shard: Shard | None = None,
+) -> list[str]:
     """The harness call for one side: the running ci_tools, whatever the tree holds."""
     more = ["--first-boot", str(first_boot)] if first_boot else []
     return [
         sys.executable, "-m", "ci_tools", "bench", "profile", profile,
         "--mode", "deterministic", "--boots", str(boots), *more, "--output", str(out.resolve()),
+        "--jobs", str(jobs), *(("--shard", str(shard)) if shard is not None else ()),
     ]  # fmt: skip
 
 
@@ -107,8 +124,18 @@ def run(
     *,
     run_side: Callable[[Path, list[str]], int] | None = None,
 ) -> int:
-    """Measure base and head, write the artifact folder, report; returns the exit code."""
-    run_side = run_side or _run_side
+    """Measure base and head, write the artifact folder, report; returns the exit code.
+
+    With more than one job the two sides of a profile run at the same time, the
+    jobs split between them (``run_side``, given, runs them one after the other)."""
+    jobs = options.jobs or cpus()
+    side_jobs = max(1, jobs // 2)
+
+    def run_sides(commands: list[tuple[Path, list[str]]]) -> list[int]:
+        if run_side is None and jobs > 1:
+            return proc.run_all(commands, env=harness_env())
+        return [(run_side or _run_side)(tree, argv) for tree, argv in commands]
+
     out = options.output_dir
     repo = options.repo.resolve()
     (out / "results").mkdir(parents=True, exist_ok=True)
@@ -146,7 +173,10 @@ def run(
         git(repo, "worktree", "remove", "--force", str(base_tree))
     git(repo, "worktree", "add", "--detach", str(base_tree), merge_base)
     trees = {"base": base_tree, "head": repo}
-    sides = _Sides(out=out, manifest=manifest, trees=trees, run_side=run_side)
+    sides = _Sides(
+        out=out, manifest=manifest, trees=trees, run_sides=run_sides, jobs=side_jobs,
+        shard=options.shard,
+    )  # fmt: skip
     min_effects = decide.min_effects_from_config(None)
     try:
         sequential.run_looks(
@@ -183,7 +213,9 @@ class _Sides:
     out: Path
     manifest: dict[str, Any]
     trees: dict[str, Path]
-    run_side: Callable[[Path, list[str]], int]
+    run_sides: Callable[[list[tuple[Path, list[str]]]], list[int]]  # both sides, their codes
+    jobs: int  # boots at once for each side
+    shard: Shard | None
 
     def measure(
         self, look: sequential.Look, names: Sequence[str]
@@ -196,8 +228,10 @@ class _Sides:
             name = entry["name"]
             order = SIDES if index % 2 == 0 else SIDES[::-1]
             extra: dict[str, Path] = {}
+            commands, targets = [], []
             for side in order:
                 result = result_path(self.out, name, side)
+                # The boots it has (a shard has one look only): the next are new layouts.
                 have = len(store.load(result).data["boots"]) if number else 0
                 target = (
                     result
@@ -205,14 +239,17 @@ class _Sides:
                     else result.with_name(f"{name}.{side}.look{number + 1}.json")
                 )
                 target.unlink(missing_ok=True)
-                argv = bench_command(name, target, look.boots - have, first_boot=have)
+                argv = bench_command(name, target, look.boots - have, first_boot=have,
+                                     jobs=self.jobs, shard=self.shard)  # fmt: skip
                 # No ::group:: here: the harness prints its own, and GitHub
                 # does not nest them.
                 output.phase(
                     f"{name}: {side} ({self.trees[side]}), look {number + 1}: "
                     f"{look.boots} boots per side"
                 )
-                code = self.run_side(self.trees[side], argv)
+                commands.append((self.trees[side], argv))
+                targets.append(target)
+            for side, target, code in zip(order, targets, self.run_sides(commands), strict=True):
                 state = _side_state(code, target)
                 if not number:
                     entry[side] = state
@@ -227,8 +264,7 @@ class _Sides:
             if number and len(extra) == len(SIDES):
                 for side, path in extra.items():
                     result = result_path(self.out, name, side)
-                    joined = combine.join_boots([store.load(result), store.load(path)])
-                    store.save(joined, result)
+                    merge.merge([store.load(result), store.load(path)], result)
             if all(entry[s]["state"] == "measured" for s in SIDES) and (
                 not number or len(extra) == len(SIDES)
             ):
@@ -270,6 +306,8 @@ def main_options(
     output_dir: Path,
     max_boots: int | None = None,
     work_dir: Path | None,
+    jobs: int | None = None,
+    shard: Shard | None = None,
 ) -> RunOptions:
     """Fill what the command line left out from the pull_request event."""
     repository = os.environ.get("GITHUB_REPOSITORY")
@@ -293,4 +331,6 @@ def main_options(
         max_boots=max_boots,
         output_dir=output_dir,
         work_dir=work_dir,
+        jobs=jobs,
+        shard=shard,
     )

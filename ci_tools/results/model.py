@@ -9,6 +9,7 @@ one back with typed accessors.  ``bench`` builds results and ``compare`` and
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
 import statistics
 from collections.abc import Mapping, Sequence
@@ -169,6 +170,10 @@ class BootRecord:
         )
 
 
+def _boot_and_round(entry: Mapping[str, Any]) -> tuple[int, int]:
+    return entry["boot"], entry["round"]
+
+
 @dataclass(kw_only=True)
 class ResultBuilder:
     """Samples and boot records gathered so far; ``document`` makes them a result.
@@ -206,9 +211,28 @@ class ResultBuilder:
     def add_boot(self, record: BootRecord) -> None:
         self.boots.append(record)
 
+    def add_result(self, result: Result, *, console_logs: Path | None = None) -> None:
+        """Every boot of another result, with its samples (``merge``); ``console_logs``:
+        the folder the new document will be in (its console log paths are relative)."""
+        for b in result.boots:
+            log = b.console_log
+            if console_logs is not None and log is not None and result.path is not None:
+                log = os.path.relpath(result.path.parent / log, console_logs)
+            self.boots.append(replace(b, console_log=log))
+        for name, bench in result.data["benchmarks"].items():
+            self._benchmarks.setdefault(name, {"samples": []})["samples"] += bench["samples"]
+        self._skipped += result.data["skipped"]
+        for name, values in result.data["extras"].items():
+            self._extras.setdefault(name, []).extend(values)
+        self._suite = self._suite or result.target.suite
+        self._bench_mode = self._bench_mode or result.setup.bench_mode
+
     def document(self, *, target: Target, setup: Setup, status: Status) -> dict[str, Any]:
         """The result document (not yet validated: ``store.save`` does that)."""
         commit, dirty = git.head()
+        # Boot by boot, round by round, whatever order the boots ended in.
+        order = _boot_and_round
+        boots = sorted(self.boots, key=lambda b: b.index)
         return {
             "schema_version": SCHEMA_VERSION,
             "target": replace(target, suite=self._suite).to_dict(),
@@ -222,11 +246,14 @@ class ResultBuilder:
                 "ci_tools_version": __version__,
             },
             "status": status.to_dict(),
-            "console_log": self.boots[0].console_log if self.boots else None,
-            "boots": [b.to_dict() for b in self.boots],
-            "benchmarks": self._benchmarks,
-            "skipped": self._skipped,
-            "extras": self._extras,
+            "console_log": boots[0].console_log if boots else None,
+            "boots": [b.to_dict() for b in boots],
+            "benchmarks": {
+                name: {**bench, "samples": sorted(bench["samples"], key=order)}
+                for name, bench in self._benchmarks.items()
+            },
+            "skipped": sorted(self._skipped, key=order),
+            "extras": {name: sorted(v, key=order) for name, v in self._extras.items()},
         }
 
 

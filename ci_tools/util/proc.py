@@ -56,14 +56,19 @@ def which(program: str, *, hint: str | None = None) -> str:
     return found
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: int | None = None) -> None:
     """``preexec_fn``: the child gets SIGKILL when the process that started it dies.
 
     This is what makes a QEMU started by a harness that is itself SIGKILLed go
-    away too; no cleanup code of ours could run in that case.
+    away too; no cleanup code of ours could run in that case.  (Linux sends it
+    when the *thread* that forked exits: a harness starts its children from
+    threads that outlive them.)  ``parent``: the starting process's pid, taken
+    before the fork; if it died before the signal was armed, the child exits.
     """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def run(
@@ -106,6 +111,41 @@ def run(
     if check and child.returncode != 0:
         raise CommandFailed(args, child.returncode, tail(out or ""))
     return completed
+
+
+def run_all(
+    commands: Sequence[tuple[Path, Sequence[str]]],
+    *,
+    env: Mapping[str, str] | None = None,
+    grace: float = 60.0,
+) -> list[int]:
+    """Run ``(cwd, argv)`` commands at the same time, output not captured; their
+    return codes.  If anything interrupts the wait (Ctrl-C, SIGTERM), each gets
+    SIGTERM and ``grace`` seconds to write what it has (a ci_tools harness keeps
+    its samples), then SIGKILL; the interruption is raised again."""
+    full_env = None if env is None else {**os.environ, **env}
+    children: list[subprocess.Popen[bytes]] = []
+    parent = os.getpid()
+    try:
+        for cwd, argv in commands:
+            args = list(argv)
+            args[0] = which(args[0]) if os.sep not in args[0] else args[0]
+            output.command(args)
+            children.append(subprocess.Popen(
+                args, cwd=cwd, env=full_env, preexec_fn=lambda: die_with_parent(parent)
+            ))  # fmt: skip
+        return [child.wait() for child in children]
+    except BaseException:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        raise
 
 
 def tail(text: str, lines: int = 20) -> str:
