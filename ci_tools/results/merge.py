@@ -88,4 +88,12 @@ def merge(results: Sequence[Result], out: Path) -> Result:
     document = builder.document(
         target=first.target, setup=setup, status=broken[0] if broken else COMPLETE
     )
+    # What was measured, where and by which ci_tools: the shards', not this process's
+    # (bench-pr joins the merge base's boots from the head's checkout).
+    measured = first.data["provenance"]
+    document["provenance"] = {
+        **document["provenance"],
+        **{key: measured[key] for key in ("host", "git_commit", "git_dirty", "ci_tools_version")},
+        "finished_at": max(r.data["provenance"]["finished_at"] for r in results),
+    }
     return save(document, out)

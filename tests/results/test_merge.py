@@ -105,3 +105,21 @@ def test_an_incomplete_shard_makes_an_incomplete_merge(tmp_path: Path) -> None:
     write(paths[1], broken)
     merged = merge([store.load(p) for p in paths], tmp_path / "m.json")
     assert merged.status.kind.value == "interrupted"
+
+
+def test_the_merge_keeps_the_provenance_of_what_was_measured(tmp_path: Path) -> None:
+    """bench-pr joins the merge base's boots from the head's checkout: the joined file
+    must still name the commit, host and ci_tools that measured them."""
+    document, paths = shards(tmp_path)
+    for i, path in enumerate(paths):
+        part = json.loads(path.read_text())
+        part["provenance"].update(
+            host="runner-7", git_commit="b" * 40, git_dirty=False, ci_tools_version="0.0.9",
+            finished_at=f"2026-11-0{i + 1}T10:00:00Z",
+        )  # fmt: skip
+        write(path, part)
+    merged = merge([store.load(p) for p in paths], tmp_path / "merged.json")
+    provenance = merged.data["provenance"]
+    assert provenance["git_commit"] == "b" * 40 and provenance["host"] == "runner-7"
+    assert provenance["ci_tools_version"] == "0.0.9" and provenance["git_dirty"] is False
+    assert provenance["finished_at"] == "2026-11-02T10:00:00Z"  # the later shard's end
