@@ -123,6 +123,11 @@ def add_bench_pr(sub: Subparsers) -> None:
         "(one runner of N; `ci_tools merge` joins each side's files)",
     )  # fmt: skip
     parser.add_argument(
+        "--history", metavar="REMOTE",
+        help="reuse the merge base's runs stored on REMOTE's history branch (`history "
+        "record`) when one fresh boot shows the same setup; else measure both sides",
+    )  # fmt: skip
+    parser.add_argument(
         "--output-dir", type=Path, default=Path("bench-pr"), help="the artifact folder"
     )
     parser.add_argument(
@@ -146,5 +151,6 @@ def _bench_pr(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
         jobs=args.jobs,
         shard=Shard.parse(args.shard) if args.shard else None,
+        history=args.history,
     )
     return measure.run(options)

@@ -66,6 +66,8 @@ class Report:
     unreadable: tuple[str, ...] = ()  # why result files of the artifact were refused
     inconclusive: config.InconclusivePolicy = "fail"
     boots: int | None = None  # per side at the last look
+    # (profile, how its merge base was had) when bench-pr was given a history
+    baselines: tuple[tuple[str, str], ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -100,10 +102,19 @@ class Report:
         rows = "\n".join(f"| {o.profile} | {o.verdict} |" for o in self.outcomes)
         if code == ExitCode.INCONCLUSIVE:
             rows += f"\n\n{inconclusive_message(self.boots, self.inconclusive)}"
+        where = "both measured on one runner"
+        reused = [p for p, how in self.baselines if how.startswith("reused")]
+        if reused:
+            where = (
+                f"the head measured on this runner, the merge base of {', '.join(reused)} "
+                "taken from main's stored runs (same setup, checked by one fresh boot)"
+            )
+        items = [f"- {p}, merge base: {_untrusted(h)}" for p, h in self.baselines]
+        how = "\n\n" + "\n".join(items) if items else ""
         return (
             f"## Benchmarks: {verdict}\n\n"
             f"Head `{self.head_sha[:12]}` against merge base `{self.merge_base[:12]}`, "
-            f"deterministic mode (QEMU TCG with -icount), both measured on one runner.\n\n"
+            f"deterministic mode (QEMU TCG with -icount), {where}.{how}\n\n"
             f"| profile | verdict |\n|---|---|\n{rows}\n"
         )
 
@@ -302,6 +313,11 @@ def evaluate(
         unreadable=tuple(unreadable),
         inconclusive=inconclusive,
         boots=boots,
+        baselines=tuple(
+            (e["name"], e["base"]["baseline"])
+            for e in manifest["profiles"]
+            if isinstance(e["base"].get("baseline"), str)
+        ),
     )
 
 

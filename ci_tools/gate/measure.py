@@ -29,11 +29,13 @@ from ci_tools import config, output
 from ci_tools.bench.run import CORE_BENCHMARKS
 from ci_tools.bench.schedule import Shard, cpus
 from ci_tools.compare import decide
-from ci_tools.errors import BadInputError, ExitCode
+from ci_tools.errors import BadInputError, CiToolsError, ExitCode
 from ci_tools.gate import sequential
-from ci_tools.gate.evaluate import evaluate, gate_config_from
+from ci_tools.gate.evaluate import evaluate, first_boots, gate_config_from
 from ci_tools.gate.manifest import MANIFEST, SIDES, check_profile_name, result_path, write_manifest
 from ci_tools.github.event import read_event
+from ci_tools.history import store as history
+from ci_tools.history.record import Fingerprint, Record
 from ci_tools.results import merge, store
 from ci_tools.results.model import Result
 from ci_tools.util import files, proc
@@ -57,6 +59,7 @@ class RunOptions:
     repo: Path = Path()
     jobs: int | None = None  # boots at once over both sides; None: one per CPU
     shard: Shard | None = None  # measure this shard of each side's boots (``ci_tools merge``)
+    history: str | None = None  # a remote with main's history: the merge base's runs reused
 
 
 def config_profiles(repo: Path) -> list[str]:
@@ -175,7 +178,8 @@ def run(
     trees = {"base": base_tree, "head": repo}
     sides = _Sides(
         out=out, manifest=manifest, trees=trees, run_sides=run_sides, jobs=side_jobs,
-        shard=options.shard,
+        shard=options.shard, merge_base=merge_base,
+        stored=stored_runs(repo, options.history, merge_base, options.shard),
     )  # fmt: skip
     min_effects = decide.min_effects_from_config(None)
     try:
@@ -206,6 +210,34 @@ def _has_config(repo: Path) -> bool:
     return (repo / config.default_path()).is_file()
 
 
+@dataclass(frozen=True)
+class Stored:
+    """main's stored runs of the merge base, or why there are none to reuse."""
+
+    runs: Sequence[Record]
+    why_none: str | None
+
+
+def stored_runs(repo: Path, remote: str | None, merge_base: str, shard: Shard | None) -> Stored:
+    """The merge base's complete runs on the history branch of ``remote``.
+
+    Reading the history never fails the gate: when it cannot be read, both sides
+    are measured and the comment says why."""
+    if remote is None:
+        return Stored((), None)
+    if shard is not None:
+        return Stored((), "a shard measures both sides (its share of the boots)")
+    with output.group("history: the merge base's stored runs"):
+        try:
+            runs = history.HistoryBranch(repo=repo, remote=remote).read()
+        except CiToolsError as exc:
+            output.warn(f"history on {remote} not read, measuring both sides: {exc.message}")
+            return Stored((), f"the history on {remote} could not be read")
+        mine = [r for r in runs if r.commit == merge_base and r.result.status.complete]
+        output.info(f"{len(mine)} complete stored run(s) of {merge_base[:12]} on {remote}")
+        return Stored(mine, None if mine else f"no run of {merge_base[:12]} is stored")
+
+
 @dataclass(kw_only=True)
 class _Sides:
     """Runs the harness for the sides of a look and keeps the manifest up to date."""
@@ -216,6 +248,42 @@ class _Sides:
     run_sides: Callable[[list[tuple[Path, list[str]]]], list[int]]  # both sides, their codes
     jobs: int  # boots at once for each side
     shard: Shard | None
+    merge_base: str
+    stored: Stored
+
+    def _reusable(self, name: str) -> Record | None:
+        """The stored run of profile ``name`` with the most boots (to be checked)."""
+        runs = [r for r in self.stored.runs if r.profile == name]
+        return max(runs, key=lambda r: len(r.result.boots), default=None)
+
+    def _check_or_measure(
+        self, name: str, entry: dict[str, Any], check: Path, code: int, look: int
+    ) -> None:
+        """After one fresh boot of the base (``check``), reuse the stored run its setup
+        matches, joined with that boot; else measure the base's first look here."""
+        result = result_path(self.out, name, "base")
+        state = _side_state(code, check)
+        baseline = None
+        if state["state"] == "measured":
+            fresh = store.load(check)
+            baseline = history.find_baseline(
+                self.stored.runs, Fingerprint.of(fresh), self.merge_base, profile=name
+            )
+            if baseline.result is not None:
+                store.save(baseline.result.data, result)
+                merge.merge([store.load(result), fresh], result)
+                entry["base"] = {"state": "measured", "baseline": baseline.reason}
+                output.info(f"{name}: base: {baseline.reason} (its setup checked by one boot)")
+                return
+        why = baseline.reason if baseline is not None else f"the checking boot: {state['reason']}"
+        output.info(f"{name}: base: measured here ({why})")
+        argv = bench_command(name, result, look, jobs=self.jobs * 2)
+        [code] = self.run_sides([(self.trees["base"], argv)])
+        entry["base"] = {**_side_state(code, result), "baseline": f"measured here: {why}"}
+
+    def _baseline_note(self, entry: dict[str, Any]) -> None:
+        if self.stored.why_none is not None:
+            entry["base"]["baseline"] = f"measured here: {self.stored.why_none}"
 
     def measure(
         self, look: sequential.Look, names: Sequence[str]
@@ -228,11 +296,14 @@ class _Sides:
             name = entry["name"]
             order = SIDES if index % 2 == 0 else SIDES[::-1]
             extra: dict[str, Path] = {}
-            commands, targets = [], []
+            commands, targets, sides = [], [], []
+            stored = None if number else self._reusable(name)
             for side in order:
                 result = result_path(self.out, name, side)
                 # The boots it has (a shard has one look only): the next are new layouts.
                 have = len(store.load(result).data["boots"]) if number else 0
+                if have >= look.boots:
+                    continue  # a reused base with the boots already
                 target = (
                     result
                     if not number
@@ -241,6 +312,11 @@ class _Sides:
                 target.unlink(missing_ok=True)
                 argv = bench_command(name, target, look.boots - have, first_boot=have,
                                      jobs=self.jobs, shard=self.shard)  # fmt: skip
+                if side == "base" and stored is not None:
+                    # One boot after the stored ones: the same setup, measured now.
+                    target = result.with_name(f"{name}.base.check.json")
+                    target.unlink(missing_ok=True)
+                    argv = bench_command(name, target, 1, first_boot=len(stored.result.boots))
                 # No ::group:: here: the harness prints its own, and GitHub
                 # does not nest them.
                 output.phase(
@@ -249,10 +325,16 @@ class _Sides:
                 )
                 commands.append((self.trees[side], argv))
                 targets.append(target)
-            for side, target, code in zip(order, targets, self.run_sides(commands), strict=True):
+                sides.append(side)
+            for side, target, code in zip(sides, targets, self.run_sides(commands), strict=True):
                 state = _side_state(code, target)
-                if not number:
+                if not number and side == "base" and stored is not None:
+                    self._check_or_measure(name, entry, target, code, look.boots)
+                    write_manifest(self.out / MANIFEST, self.manifest)
+                elif not number:
                     entry[side] = state
+                    if side == "base":
+                        self._baseline_note(entry)
                     write_manifest(self.out / MANIFEST, self.manifest)
                 elif state["state"] == "measured":
                     extra[side] = target
@@ -261,16 +343,18 @@ class _Sides:
                         f"{name}, {side}: the extra boots of look {number + 1} failed "
                         f"({state['reason']}); its verdicts stay those of the earlier look"
                     )
-            if number and len(extra) == len(SIDES):
+            if number and len(extra) == len(sides):
                 for side, path in extra.items():
                     result = result_path(self.out, name, side)
                     merge.merge([store.load(result), store.load(path)], result)
             if all(entry[s]["state"] == "measured" for s in SIDES) and (
-                not number or len(extra) == len(SIDES)
+                not number or len(extra) == len(sides)
             ):
+                # As evaluate replays the look: each side's first boots (a reused base
+                # may hold more).
                 got[name] = (
-                    store.load(result_path(self.out, name, "base")),
-                    store.load(result_path(self.out, name, "head")),
+                    first_boots(store.load(result_path(self.out, name, "base")), look.boots),
+                    first_boots(store.load(result_path(self.out, name, "head")), look.boots),
                 )
         self.manifest["looks"].append(
             {"boots": look.boots, "alpha": look.alpha, "profiles": list(got)}
@@ -308,6 +392,7 @@ def main_options(
     work_dir: Path | None,
     jobs: int | None = None,
     shard: Shard | None = None,
+    history: str | None = None,
 ) -> RunOptions:
     """Fill what the command line left out from the pull_request event."""
     repository = os.environ.get("GITHUB_REPOSITORY")
@@ -333,4 +418,5 @@ def main_options(
         work_dir=work_dir,
         jobs=jobs,
         shard=shard,
+        history=history,
     )

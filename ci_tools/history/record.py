@@ -94,7 +94,8 @@ def kernel_under_test(result: Result) -> bool:
 
 
 def iterations(result: Result) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    names = result.benchmark_names()
+    # By name: a file's order of benchmarks (run order, or a store's sorted keys) is no setup.
+    names = sorted(result.benchmark_names())
     return tuple((name, tuple(sorted(result.iterations(name)))) for name in names)
 
 
@@ -151,8 +152,13 @@ class SeriesKey:
         out = []
         for field, label in labels.items():
             old, new = getattr(self, field), getattr(other, field)
+            if field == "iterations":
+                # Only the benchmarks whose counts differ (or that one side lacks).
+                mine, theirs = dict(old), dict(new)
+                old = tuple((n, c) for n, c in old if theirs.get(n) != c)
+                new = tuple((n, c) for n, c in new if mine.get(n) != c)
             if old != new:
-                out.append(f"{label}: {_brief(old)} -> {_brief(new)}")
+                out.append(f"{label}: {_brief(old) or 'none'} -> {_brief(new) or 'none'}")
         return out
 
 

@@ -8,6 +8,7 @@ for real but never QEMU or cargo.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import signal
@@ -27,6 +28,8 @@ from ci_tools.gate import measure
 from ci_tools.gate.evaluate import evaluate
 from ci_tools.gate.manifest import MANIFEST, MANIFEST_SCHEMA, load_manifest, result_path
 from ci_tools.github import comment
+from ci_tools.history.record import commit_info, from_results
+from ci_tools.history.store import HistoryBranch
 from ci_tools.results import store
 
 from conftest import FIXTURES
@@ -38,12 +41,22 @@ PROFILES = ("fortress", "balanced", "performance", "ludicrous")
 
 
 def make_result(
-    *, boots: int = 8, scale: dict[str, float] | None = None, first_boot: int = 0
+    *,
+    boots: int = 8,
+    scale: dict[str, float] | None = None,
+    first_boot: int = 0,
+    profile: str | None = None,
+    kernel: str | None = None,
 ) -> dict[str, Any]:
     """A deterministic-mode result with ``boots`` boots numbered from ``first_boot``;
-    ``scale`` slows benchmarks down."""
+    ``scale`` slows benchmarks down; ``profile`` and ``kernel`` (a tree's VERSION, whose
+    hash stands for the kernel built from it) say what was booted."""
     source = json.loads(FIXTURE.read_text())
     document = copy.deepcopy(source)
+    if profile is not None:
+        document["target"]["profile"] = profile
+    if kernel is not None:
+        document["target"]["kernel"]["sha256"] = hashlib.sha256(kernel.encode()).hexdigest()
     indices = range(first_boot, first_boot + boots)
     document["setup"]["boots"] = boots
     document["boots"] = [dict(copy.deepcopy(source["boots"][0]), index=i) for i in indices]
@@ -116,7 +129,8 @@ class FakeHarness:
         profile = argv[5]
         out = Path(argv[argv.index("--output") + 1])
         side = out.name.split(".")[1]
-        self.calls.append((profile, side, (tree / "VERSION").read_text().strip()))
+        version = (tree / "VERSION").read_text().strip()
+        self.calls.append((profile, side, version))
         if (profile, side) in self.fail:
             return self.fail[(profile, side)]
         scale = self.head_scale.get(profile) if side == "head" else None
@@ -128,17 +142,20 @@ class FakeHarness:
         made = self.boots or asked
         if profile in self.short_first and first == 0:
             made -= 2  # as if two boots were lost: too few to decide at the first look
-        document = make_result(boots=made, scale=scale, first_boot=first)
+        document = make_result(
+            boots=made, scale=scale, first_boot=first, profile=profile, kernel=version
+        )
         store.save(document, out)
         return 0
 
 
 def _run(
-    repo: Path, base: str, head: str, harness: FakeHarness, out: Path, max_boots: int = 24
-) -> int:
+    repo: Path, base: str, head: str, harness: FakeHarness, out: Path, max_boots: int = 24,
+    history: str | None = None,
+) -> int:  # fmt: skip
     options = measure.RunOptions(
         base=base, head=head, pr=42, repository=REPO, profiles=PROFILES, boots=8,
-        max_boots=max_boots, output_dir=out, repo=repo,
+        max_boots=max_boots, output_dir=out, repo=repo, history=history,
     )  # fmt: skip
     return measure.run(options, run_side=harness)
 
@@ -203,6 +220,92 @@ def test_too_few_boots_is_inconclusive_not_a_pass(
     assert "## Benchmarks: inconclusive" in text
     assert "not a proven regression" in text and "raise [gate] max_boots" in text
     assert len(load_manifest(out)["looks"]) == 1
+
+
+def _stored(repo: Path, tmp_path: Path, commit: str, *, boots: int = 16,
+            kernel: str = "fork point") -> str:  # fmt: skip
+    """A history remote holding main's run of every profile at ``commit``; its path."""
+    remote = tmp_path / "history.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    results = []
+    for profile in PROFILES:
+        document = make_result(boots=boots, profile=profile, kernel=kernel)
+        document["provenance"]["git_commit"] = commit
+        results.append(store.save(document, tmp_path / "stored" / f"{profile}.json"))
+    info = commit_info(repo, commit)
+    assert info is not None
+    HistoryBranch(repo=repo, remote=str(remote)).record(from_results(results, info))
+    return str(remote)
+
+
+def test_the_merge_base_stored_on_main_is_reused_after_one_checking_boot(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    merge_base = git(repo, "merge-base", base, head)
+    remote = _stored(repo, tmp_path, merge_base)
+    harness = FakeHarness(head_scale={"balanced": {"getpid": 1.10}})
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out, history=remote) == ExitCode.REGRESSION
+    # the base: one boot each, after the 16 stored ones; the head: measured as ever
+    assert sorted(a for a in harness.boots_asked if a[1] == "base") == [
+        (p, "base", 1, 16) for p in sorted(PROFILES)
+    ]
+    assert {a for a in harness.boots_asked if a[1] == "head"} == {
+        (p, "head", 8, 0) for p in PROFILES
+    }
+    manifest = load_manifest(out)
+    for entry in manifest["profiles"]:
+        assert entry["base"]["state"] == "measured"
+        assert entry["base"]["baseline"].startswith(f"reused the stored run of {merge_base[:12]}")
+        joined = store.load(result_path(out, entry["name"], "base"))
+        assert [b["index"] for b in joined.data["boots"]] == list(range(17))
+        assert joined.data["provenance"]["git_commit"] == merge_base  # main's, not the PR's
+    text = summary.read_text()
+    assert "taken from main's stored runs" in text and "- fortress, merge base: `reused" in text
+    assert "| balanced | regression |" in text  # decided on the stored boots as ever
+
+
+def test_a_stored_run_of_another_kernel_is_not_reused_and_the_comment_says_why(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    merge_base = git(repo, "merge-base", base, head)
+    remote = _stored(repo, tmp_path, merge_base, kernel="built elsewhere")
+    harness = FakeHarness()
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out, history=remote) == ExitCode.OK
+    for profile in PROFILES:
+        asked = [(n, k) for p, s, n, k in harness.boots_asked if (p, s) == (profile, "base")]
+        assert asked == [(1, 16), (8, 0)]  # the checking boot, then the base measured here
+    entry = load_manifest(out)["profiles"][0]
+    assert entry["base"]["baseline"].startswith("measured here: stored run of fortress")
+    assert "kernel: " in entry["base"]["baseline"]
+    measured = store.load(result_path(out, "fortress", "base"))
+    assert [b.index for b in measured.boots] == list(range(8))
+    text = summary.read_text()
+    assert "both measured on one runner" in text and "measured here: stored run" in text
+
+
+@pytest.mark.parametrize("remote", ["empty", "missing"])
+def test_without_a_stored_run_both_sides_are_measured_and_the_gate_goes_on(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path, remote: str
+) -> None:
+    repo, base, head = pr_repo
+    where = tmp_path / "history.git"
+    if remote == "empty":
+        git(tmp_path, "init", "-q", "--bare", str(where))
+    harness = FakeHarness()
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out, history=str(where)) == ExitCode.OK
+    assert {(n, k) for p, s, n, k in harness.boots_asked} == {(8, 0)}
+    why = load_manifest(out)["profiles"][0]["base"]["baseline"]
+    if remote == "empty":
+        assert (
+            why == f"measured here: no run of {git(repo, 'merge-base', base, head)[:12]} is stored"
+        )
+    else:
+        assert why == f"measured here: the history on {where} could not be read"
 
 
 def test_a_second_look_measures_only_the_undecided_profile(

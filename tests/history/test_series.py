@@ -67,3 +67,24 @@ def test_another_iteration_count_starts_another_series() -> None:
     laid_out = series.build([series.Run.of(r) for r in [*records[:5], changed]])
     assert [len(s.points) for s in laid_out] == [5, 1]
     assert laid_out[1].changed[0].startswith("iteration counts: trap 2000")
+
+
+def test_the_order_of_a_files_benchmarks_is_not_a_setup() -> None:
+    """A run as the harness wrote it (run order) and as stored (keys sorted) are one
+    series, and a stored run stands in for a fresh one (bench-pr's reused baselines)."""
+    record = hf.history(n=1, profiles=("fortress",))[0]
+    doc = json.loads(json.dumps(record.result.data))
+    doc["benchmarks"] = dict(reversed(list(doc["benchmarks"].items())))
+    reordered = Result(doc, Path("reordered.json"))
+    assert list(reordered.benchmark_names()) != list(record.result.benchmark_names())
+    assert SeriesKey.of(reordered) == SeriesKey.of(record.result)
+    assert Fingerprint.of(reordered).differences(Fingerprint.of(record.result)) == []
+
+
+def test_a_changed_iteration_count_names_only_that_benchmark() -> None:
+    record = hf.history(n=1, profiles=("fortress",))[0]
+    doc = json.loads(json.dumps(record.result.data))
+    for s in doc["benchmarks"]["trap"]["samples"]:
+        s["iterations"] *= 10
+    differences = SeriesKey.of(record.result).differences(SeriesKey.of(Result(doc, None)))
+    assert differences == ["iteration counts: trap 2000 -> trap 20000"]

@@ -110,7 +110,7 @@ def test_an_incomplete_shard_makes_an_incomplete_merge(tmp_path: Path) -> None:
 def test_the_merge_keeps_the_provenance_of_what_was_measured(tmp_path: Path) -> None:
     """bench-pr joins the merge base's boots from the head's checkout: the joined file
     must still name the commit, host and ci_tools that measured them."""
-    document, paths = shards(tmp_path)
+    _, paths = shards(tmp_path)
     for i, path in enumerate(paths):
         part = json.loads(path.read_text())
         part["provenance"].update(
