@@ -70,9 +70,7 @@ def _bench_options(parser: argparse.ArgumentParser, *, guest: bool) -> None:
         parser.add_argument(
             "--cpu", help="QEMU -cpu model (default: the config's, else qemu64 under TCG)"
         )
-        parser.add_argument(
-            "--machine", help="QEMU -machine (default: the config's; microvm for Linux, else pc)"
-        )
+        parser.add_argument("--machine", help="QEMU -machine (default: the config's, else pc)")
         parser.add_argument(
             "--jobs", "-j", type=positive,
             help="boots at once (default: one per CPU in deterministic mode, else 1)",

@@ -1,4 +1,4 @@
-"""Joined runs (more boots of one side) and a run's first boots (a side at an earlier look)."""
+"""A run's first boots: a side as it was at an earlier look (joined runs: test_merge)."""
 
 from __future__ import annotations
 
@@ -33,39 +33,8 @@ def renumbered(first_boot: int, boots: int) -> Result:
     return Result(document, Path(f"part{first_boot}.json"))
 
 
-def test_joined_runs_hold_every_boot_and_sample_once() -> None:
-    first, more = renumbered(0, 3), renumbered(3, 2)
-    joined = combine.join_boots([first, more])
-    store.validate(joined, source="joined")
-    assert [b["index"] for b in joined["boots"]] == [0, 1, 2, 3, 4]
-    assert joined["setup"]["boots"] == 5
-    getpid = joined["benchmarks"]["getpid"]["samples"]
-    assert sorted(s["boot"] for s in getpid) == [0, 1, 2, 3, 4]
-    # the inputs are not edited
-    assert len(first.data["boots"]) == 3 and first.data["setup"]["boots"] == 3
-
-
-def test_the_same_boot_index_twice_is_refused() -> None:
-    with pytest.raises(BadInputError, match="boot index 2 is already in an earlier run"):
-        combine.join_boots([renumbered(0, 3), renumbered(2, 2)])
-
-
-def test_runs_of_another_setup_cannot_join() -> None:
-    other = copy.deepcopy(dict(renumbered(3, 2).data))
-    other["setup"]["quick"] = not other["setup"]["quick"]
-    with pytest.raises(BadInputError, match="setup quick differs"):
-        combine.join_boots([renumbered(0, 3), Result(other, Path("other.json"))])
-
-
-def test_an_incomplete_part_makes_the_joined_run_incomplete() -> None:
-    broken = copy.deepcopy(dict(renumbered(3, 2).data))
-    broken["status"] = {"state": "incomplete", "kind": "hang", "reason": "boot 5 of 5: hang"}
-    joined = combine.join_boots([renumbered(0, 3), Result(broken, Path("b.json"))])
-    assert joined["status"]["kind"] == "hang"
-
-
 def test_first_boots_is_the_side_as_it_was_at_an_earlier_look() -> None:
-    whole = Result(combine.join_boots([renumbered(0, 3), renumbered(3, 3)]), Path("w.json"))
+    whole = renumbered(0, 6)
     earlier = combine.first_boots(whole, 3)
     store.validate(earlier, source="first boots")
     assert [b["index"] for b in earlier["boots"]] == [0, 1, 2]
