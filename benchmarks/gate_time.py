@@ -20,6 +20,11 @@ entry), serially and with ``--jobs 2``, and on ``microvm``.
     nice python benchmarks/gate_time.py                       # everything, ~1 hour here
     nice python benchmarks/gate_time.py --profiles balanced   # one profile only
     nice python benchmarks/gate_time.py --skip-gate --linux-boots 4
+    nice python benchmarks/gate_time.py --skip-gate --linux-boots 0 --profiles fortress  # reuse
+
+With a stored merge base: main's run of the merge base (24 boots, as
+history.yml records it) is put on a history branch in a local bare
+repository, then one profile's bench-pr runs without and with ``--history``.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from ci_tools.bench import run, targets  # noqa: E402
 from ci_tools.boot.qemu import Mode  # noqa: E402
 from ci_tools.gate.manifest import SIDES, result_path  # noqa: E402
-from ci_tools.gate.measure import config_profiles  # noqa: E402
+from ci_tools.gate.measure import config_profiles, harness_env  # noqa: E402
 from ci_tools.host import provision  # noqa: E402
 from ci_tools.results import store  # noqa: E402
 from ci_tools.results.model import Result  # noqa: E402
@@ -54,7 +59,9 @@ def git(*args: str, cwd: Path = REPO) -> str:
     ).stdout.strip()
 
 
-def bench_pr(base: str, profiles: list[str], jobs: int | None, out: Path) -> float:
+def bench_pr(
+    base: str, profiles: list[str], jobs: int | None, out: Path, more: tuple[str, ...] = ()
+) -> float:
     """One whole bench-pr in a fresh checkout of HEAD; its wall time in seconds."""
     with tempfile.TemporaryDirectory(prefix="gate-time-") as scratch:
         tree = Path(scratch) / "head"
@@ -65,6 +72,7 @@ def bench_pr(base: str, profiles: list[str], jobs: int | None, out: Path) -> flo
                     "--work-dir", str(Path(scratch) / "work")]  # fmt: skip
             argv += [a for p in profiles for a in ("--profile", p)]
             argv += ["--jobs", str(jobs)] if jobs else []
+            argv += more
             start = time.monotonic()
             with (out.parent / f"{out.name}.log").open("w") as log:
                 subprocess.run(argv, cwd=tree, stdout=log, stderr=subprocess.STDOUT,
@@ -144,11 +152,49 @@ def linux(boots: int, data: Path) -> None:
     print(f"linux guest, microvm against pc: {agreement(results[1:2], results[3:])}")
 
 
+def reuse(base: str, profile: str, data: Path) -> None:
+    """bench-pr of one profile without and with main's stored run of the merge base."""
+    merge_base = git("merge-base", base, "HEAD")
+    remote = data / "history.git"
+    if not remote.exists():
+        git("init", "--quiet", "--bare", str(remote))
+        # main's run of the merge base, as history.yml makes and records it
+        stored = data / f"stored-{profile}.json"
+        with tempfile.TemporaryDirectory(prefix="gate-time-") as scratch:
+            tree = Path(scratch) / "main"
+            git("worktree", "add", "--detach", str(tree), merge_base)
+            try:
+                with (data / "stored.log").open("w") as log:
+                    subprocess.run([sys.executable, "-m", "ci_tools", "bench", "profile", profile,
+                                    "--mode", "deterministic", "--boots", "24",
+                                    "--output", str(stored)],
+                                   cwd=tree, stdout=log, stderr=subprocess.STDOUT, check=True,
+                                   env={**os.environ, **harness_env()})  # fmt: skip
+            finally:
+                git("worktree", "remove", "--force", str(tree))
+        subprocess.run([sys.executable, "-m", "ci_tools", "history", "record", str(stored),
+                        "--commit", merge_base, "--remote", str(remote), "--repo", str(REPO)],
+                       check=True, env={**os.environ, **harness_env()})  # fmt: skip
+    walls = {}
+    for name, more in (("without", ()), ("with", ("--history", str(remote)))):
+        out = data / f"reuse-{name}"
+        walls[name] = bench_pr(base, [profile], None, out, more)
+        manifest = json.loads((out / "manifest.json").read_text())
+        how = manifest["profiles"][0]["base"].get("baseline", "both sides measured")
+        boots = {side: len(store.load(result_path(out, profile, side)).boots) for side in SIDES}
+        print(f"{profile}, {name} a stored merge base: {walls[name] / 60:.1f} min, boots "
+              f"{boots['base']} base / {boots['head']} head; base: {how}", flush=True)  # fmt: skip
+    print(f"{profile}: with/without a stored merge base, wall time "
+          f"{walls['with'] / walls['without']:.2f}", flush=True)  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="main", help="the merge base's branch (default main)")
     parser.add_argument("--profiles", nargs="*", help="default: the config's, then the first")
     parser.add_argument("--skip-gate", action="store_true")
+    parser.add_argument("--skip-reuse", action="store_true",
+                        help="skip bench-pr with and without a stored merge base")  # fmt: skip
     parser.add_argument("--linux-boots", type=int, default=4, help="0: skip the Linux guest")
     parser.add_argument("--data", type=Path, default=Path(tempfile.mkdtemp(prefix="gate-time-")))
     args = parser.parse_args()
@@ -159,6 +205,8 @@ def main() -> int:
         every = config_profiles(REPO)
         for profiles in [args.profiles] if args.profiles else [every, every[:1]]:
             gate(args.base, profiles, args.data)
+    if not args.skip_reuse:
+        reuse(args.base, (args.profiles or config_profiles(REPO))[0], args.data)
     if args.linux_boots:
         linux(args.linux_boots, args.data)
     print(json.dumps({"load_average": os.getloadavg()}))

@@ -310,8 +310,11 @@ class _Sides:
                     else result.with_name(f"{name}.{side}.look{number + 1}.json")
                 )
                 target.unlink(missing_ok=True)
+                # With a stored base likely reused, its one checking boot runs beside
+                # a head that takes every job.
+                jobs = self.jobs * 2 if stored is not None else self.jobs
                 argv = bench_command(name, target, look.boots - have, first_boot=have,
-                                     jobs=self.jobs, shard=self.shard)  # fmt: skip
+                                     jobs=jobs, shard=self.shard)  # fmt: skip
                 if side == "base" and stored is not None:
                     # One boot after the stored ones: the same setup, measured now.
                     target = result.with_name(f"{name}.base.check.json")
