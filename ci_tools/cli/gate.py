@@ -35,6 +35,12 @@ def add_comment(sub: Subparsers) -> None:
     )
     parser.add_argument("--details-url", help="link to the full tables (the bench job's summary)")
     parser.add_argument(
+        "--history", metavar="REMOTE",
+        help="with --bench-dir: draw each regressed benchmark over main's runs stored on "
+        "REMOTE's history branch, the head's median last",
+    )  # fmt: skip
+    parser.add_argument("--report-url", help="with --bench-dir: link main's history report")
+    parser.add_argument(
         "--author",
         default="github-actions[bot]",
         help="only a comment by this login is updated ('' for any author)",
@@ -55,6 +61,8 @@ def _comment(args: argparse.Namespace) -> int:
             head_label=args.head_label,
             details_url=args.details_url,
             author=args.author or None,
+            history=args.history,
+            report_url=args.report_url or None,
         )
     )
     return ExitCode.OK

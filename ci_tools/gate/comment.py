@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from ci_tools import output
-from ci_tools.errors import BadInputError
+from ci_tools.errors import BadInputError, CiToolsError
 from ci_tools.gate.evaluate import Report, evaluate
 from ci_tools.github.api import Client
 from ci_tools.github.comment import fit_comment, publish_comment, static_section
 from ci_tools.github.event import read_event, run_url
+from ci_tools.history.record import Record
+from ci_tools.history.store import HistoryBranch
 from ci_tools.util import markdown as md
 
 
@@ -34,6 +36,8 @@ class CommentOptions:
     head_label: str | None = None  # OWNER:BRANCH of a workflow_run's head
     details_url: str | None = None  # None: this workflow run's page
     author: str | None = None  # update only a comment by this login
+    history: str | None = None  # a remote with main's history: charts of regressions
+    report_url: str | None = None  # main's history report
 
 
 def post(options: CommentOptions) -> None:
@@ -53,7 +57,7 @@ def post(options: CommentOptions) -> None:
             raise BadInputError(f"cannot read {options.body_file}: {exc.strerror}") from exc
         body = fit_comment("", [static_section(text)], details_url=details)
     elif options.bench_dir is not None:
-        report = _evaluate(options.bench_dir)
+        report = _evaluate(options.bench_dir, options)
         if options.expect_head_sha and report.head_sha != options.expect_head_sha:
             raise BadInputError(
                 f"{options.bench_dir} holds results for {report.head_sha[:12]}, "
@@ -81,11 +85,17 @@ def post(options: CommentOptions) -> None:
         _refused(options.bench_dir, unreadable, posted=published is not None)
 
 
-def _evaluate(folder: Path) -> Report:
+def _evaluate(folder: Path, options: CommentOptions) -> Report:
     """The artifact compared; an artifact that cannot be read at all is said in the
     job summary (no PR comment: its PR number cannot be believed) and exits 3."""
+    history: list[Record] = []
+    if options.history is not None:
+        try:
+            history = HistoryBranch(repo=Path(), remote=options.history).read()
+        except CiToolsError as exc:
+            output.warn(f"history on {options.history} not read, no charts: {exc.message}")
     try:
-        return evaluate(folder)
+        return evaluate(folder, history=history, report_url=options.report_url)
     except BadInputError as exc:
         _refused(folder, (exc.message,), posted=False)
 

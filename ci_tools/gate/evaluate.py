@@ -9,6 +9,7 @@ could not measure is never reported as a regression, nor as a pass.
 from __future__ import annotations
 
 import functools
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +17,15 @@ from typing import Any
 
 from ci_tools import config, output
 from ci_tools.compare import decide
-from ci_tools.compare.model import VERDICT_CODES, Comparison, Row, verdict_exit_code
+from ci_tools.compare.model import VERDICT_CODES, Comparison, Row, Verdict, verdict_exit_code
 from ci_tools.errors import BadInputError, CiToolsError, ExitCode
 from ci_tools.gate import sequential
 from ci_tools.gate.manifest import SIDES, check_profile_name, load_manifest, result_path
 from ci_tools.github.comment import Renderer, fit_comment, static_section
+from ci_tools.history import series
+from ci_tools.history.record import Record, SeriesKey
 from ci_tools.report import tables
+from ci_tools.report.history import mermaid_chart
 from ci_tools.results import combine, store
 from ci_tools.results.model import Result
 from ci_tools.util import markdown as md
@@ -188,12 +192,17 @@ def evaluate(
     compare_pairs: ComparePairs | None = None,
     render_markdown: RenderMarkdown | None = None,
     inconclusive: config.InconclusivePolicy | None = None,
+    history: Sequence[Record] = (),
+    report_url: str | None = None,
 ) -> Report:
     """Validate a bench-pr folder and decide the matrix again, look by look, as bench-pr did.
 
     Nothing in the folder is trusted: the verdicts are replayed from the result
     files (a side's first N boots are what it held at a look of N boots).
     ``inconclusive`` defaults to the trusted checkout's ``[gate] inconclusive``.
+    ``history``, main's stored runs: a regression's benchmark is drawn over
+    main's recent commits with the head's median last; ``report_url`` links
+    main's history report.
     """
     if compare_pairs is None:
         # The per-benchmark minimum effects of the trusted checkout's ci_tools.toml.
@@ -304,6 +313,11 @@ def evaluate(
             return render(table, max_chars=max_chars)
 
         sections.append(render_table)
+        charts = history_section(comparison, pairs, history, report_url)
+        if charts:
+            sections.append(static_section(charts))
+    elif report_url:
+        sections.append(static_section(f"[The history of main]({report_url})\n"))
     return Report(
         pr=manifest["pr"],
         head_sha=manifest["head_sha"],
@@ -318,6 +332,55 @@ def evaluate(
             for e in manifest["profiles"]
             if isinstance(e["base"].get("baseline"), str)
         ),
+    )
+
+
+MAX_CHARTS = 4  # in one comment: the first regressions' benchmarks
+
+
+def history_section(
+    comparison: Comparison,
+    pairs: Mapping[str, tuple[Result, Result]],
+    history: Sequence[Record],
+    report_url: str | None,
+) -> str:
+    """Main's recent medians of each regressed benchmark, with the head's last (Mermaid
+    charts, which GitHub draws), from the series the merge base was measured in."""
+    by_label = {(b.path.name if b.path else "", h.path.name if h.path else ""): (p, b)
+                for p, (b, h) in pairs.items()}  # fmt: skip
+    laid_out = series.build([series.Run.of(r) for r in history]) if history else []
+    charts = []
+    for row in comparison.rows:
+        if row.verdict != Verdict.REGRESSION or row.head is None or not row.head.values:
+            continue
+        found = by_label.get((row.base_label, row.head_label))
+        if found is None:
+            continue
+        profile, base = found
+        key = SeriesKey.of(base)
+        match = [s for s in laid_out if s.profile == profile and s.key == key]
+        median = float(statistics.median(row.head.values))
+        chart = (
+            mermaid_chart(match[-1], row.benchmark, last=20, then=("head", median)) if match else ""
+        )
+        if chart:
+            charts.append(f"{profile}, {md.code(row.benchmark, table=False)}:\n\n{chart}")
+    link = f"[The history of main]({report_url})\n" if report_url else ""
+    if not charts:
+        return link
+    shown = charts[:MAX_CHARTS]
+    more = (
+        f"\n({len(charts) - len(shown)} more regressed rows not drawn.)\n"
+        if len(charts) > len(shown)
+        else ""
+    )
+    return (
+        "### Main's recent commits and this head\n\n"
+        "The median ns per iteration of each regressed benchmark over main's last stored "
+        "runs measured as the merge base was, then the head's.\n\n"
+        + "\n".join(shown)
+        + more
+        + ("\n" + link if link else "")
     )
 
 

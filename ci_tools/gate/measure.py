@@ -197,7 +197,7 @@ def run(
         git(repo, "worktree", "remove", "--force", str(base_tree))
         if options.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
-    report = evaluate(out, inconclusive=gate.inconclusive)
+    report = evaluate(out, inconclusive=gate.inconclusive, history=sides.stored.every)
     markdown = report.markdown()
     files.write_atomic(out / "summary.md", markdown)
     output.append_summary(markdown)
@@ -216,6 +216,7 @@ class Stored:
 
     runs: Sequence[Record]
     why_none: str | None
+    every: Sequence[Record] = ()  # every stored run of main (the summary's charts)
 
 
 def stored_runs(repo: Path, remote: str | None, merge_base: str, shard: Shard | None) -> Stored:
@@ -235,7 +236,7 @@ def stored_runs(repo: Path, remote: str | None, merge_base: str, shard: Shard | 
             return Stored((), f"the history on {remote} could not be read")
         mine = [r for r in runs if r.commit == merge_base and r.result.status.complete]
         output.info(f"{len(mine)} complete stored run(s) of {merge_base[:12]} on {remote}")
-        return Stored(mine, None if mine else f"no run of {merge_base[:12]} is stored")
+        return Stored(mine, None if mine else f"no run of {merge_base[:12]} is stored", runs)
 
 
 @dataclass(kw_only=True)

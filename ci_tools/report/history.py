@@ -92,16 +92,22 @@ def _label(text: str) -> str:
     return _UNSAFE.sub("_", text)[:60]
 
 
-def mermaid_chart(series: Series, benchmark: str, *, last: int = 30) -> str:
+def mermaid_chart(
+    series: Series, benchmark: str, *, last: int = 30, then: tuple[str, float] | None = None
+) -> str:
     """A fenced ``xychart-beta`` block: the benchmark's median per commit over the last
-    ``last`` commits of the series (None when it has no value there)."""
-    points = [(p, m) for p in series.points[-last:] if (m := p.median(benchmark)) is not None]
+    ``last`` commits of the series (None when it has no value there); ``then``, a last
+    point (a pull request's head: its label and median)."""
+    points = [
+        (p.label[:7], m) for p in series.points[-last:] if (m := p.median(benchmark)) is not None
+    ]
     if not points:
         return ""
+    points += [then] if then is not None else []
     medians = [m for _, m in points]
     low, high = min(medians), max(medians)
     pad = max((high - low) * 0.1, high * 0.01)
-    labels = ", ".join(f'"{_label(p.label[:7])}"' for p, _ in points)
+    labels = ", ".join(f'"{_label(label)}"' for label, _ in points)
     values = ", ".join(f"{m:.6g}" for m in medians)
     title = _label(f"{series.profile} {benchmark} ns per iteration ({series.key.mode})")
     return "\n".join([

@@ -264,6 +264,14 @@ def test_the_merge_base_stored_on_main_is_reused_after_one_checking_boot(
     text = summary.read_text()
     assert "taken from main's stored runs" in text and "- fortress, merge base: `reused" in text
     assert "| balanced | regression |" in text  # decided on the stored boots as ever
+    # the regressed benchmark drawn over main's stored runs, the head's median last
+    assert text.count("```mermaid") == 1 and "balanced, `getpid`:" in text
+    chart = text.split("```mermaid", 1)[1].split("```", 1)[0]
+    assert f'x-axis ["{merge_base[:7]}", "head"]' in chart
+    base_median = store.load(tmp_path / "stored" / "balanced.json").median("getpid")  # main's
+    head_median = store.load(result_path(out, "balanced", "head")).median("getpid")
+    assert base_median is not None and head_median is not None
+    assert f"line [{base_median:.6g}, {head_median:.6g}]" in chart
 
 
 def test_a_stored_run_of_another_kernel_is_not_reused_and_the_comment_says_why(
@@ -621,6 +629,34 @@ def test_comment_twice_leaves_one_comment_with_the_new_table(
         "Full results: [the job summary](https://github.com/levkropp/kevlar/actions/runs/1)" in body
     )
     assert len(fake.requests_for("POST")) == 1 and len(fake.requests_for("PATCH")) == 1
+
+
+def test_the_comment_links_the_history_report_and_goes_on_without_a_history(
+    fake: FakeGitHub,
+    artifact: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    summary: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    head_sha = json.loads((artifact / MANIFEST).read_text())["head_sha"]
+    monkeypatch.setenv("GITHUB_TOKEN", fake.token)
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    monkeypatch.chdir(tmp_path)
+    git(tmp_path, "init", "-q")
+    fake.add_pull(REPO, 42, head_sha=head_sha, head_label="contributor:main")
+    code = cli.main(
+        ["comment", "--bench-dir", str(artifact), "--expect-head-sha", head_sha,
+         "--head-label", "contributor:main", "--history", str(tmp_path / "no-such.git"),
+         "--report-url", "https://levkropp.github.io/kevlar/history/"]
+    )  # fmt: skip
+    assert code == ExitCode.OK  # the verdicts stand without main's history
+    assert "no charts" in capsys.readouterr().err
+    (body,) = fake.bodies(REPO, 42)
+    assert "```mermaid" not in body
+    assert "[The history of main](https://levkropp.github.io/kevlar/history/)" in body
+    assert "https://levkropp.github.io/kevlar/history/" in links(render(body))
 
 
 def test_results_for_another_commit_are_refused(
