@@ -24,7 +24,10 @@ entry), serially and with ``--jobs 2``, and on ``microvm``.
 
 With a stored merge base: main's run of the merge base (24 boots, as
 history.yml records it) is put on a history branch in a local bare
-repository, then one profile's bench-pr runs without and with ``--history``.
+repository, then one profile's bench-pr runs without and with ``--history``:
+a profile of this repository (the demo kernel: the builds are the time) and
+the one profile of a scratch repository that boots the reference Linux guest
+(the boots are the time).
 """
 
 from __future__ import annotations
@@ -53,6 +56,35 @@ from ci_tools.results.model import Result  # noqa: E402
 COMPARED = ("getpid", "read_null", "write_null", "pipe", "stat")  # identical under -icount
 
 
+# A repository whose one profile boots the reference Linux guest (seconds a boot under
+# TCG): a gate where the boots, not the builds, are the time.
+LINUX_PROFILE_CONFIG = """schema_version = 1
+
+[kernel]
+crate = "."
+
+[profiles.reference]
+target = "x86_64-unknown-none"
+features = []
+
+[profiles.reference.bench]
+guest = "linux"
+"""
+
+
+def linux_profile_repo(data: Path) -> Path:
+    """A git repository holding only a config with one Linux-guest profile."""
+    repo = data / "linux-profile-repo"
+    if not repo.exists():
+        repo.mkdir(parents=True)
+        git("init", "--quiet", "-b", "main", cwd=repo)
+        (repo / "ci_tools.toml").write_text(LINUX_PROFILE_CONFIG)
+        git("add", "ci_tools.toml", cwd=repo)
+        git("-c", "user.name=gate_time", "-c", "user.email=gate_time@invalid", "commit",
+            "--quiet", "-m", "one Linux-guest profile", cwd=repo)  # fmt: skip
+    return repo
+
+
 def git(*args: str, cwd: Path = REPO) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
@@ -60,12 +92,17 @@ def git(*args: str, cwd: Path = REPO) -> str:
 
 
 def bench_pr(
-    base: str, profiles: list[str], jobs: int | None, out: Path, more: tuple[str, ...] = ()
+    base: str,
+    profiles: list[str],
+    jobs: int | None,
+    out: Path,
+    more: tuple[str, ...] = (),
+    repo: Path = REPO,
 ) -> float:
-    """One whole bench-pr in a fresh checkout of HEAD; its wall time in seconds."""
+    """One whole bench-pr in a fresh checkout of ``repo``'s HEAD; its wall time in seconds."""
     with tempfile.TemporaryDirectory(prefix="gate-time-") as scratch:
         tree = Path(scratch) / "head"
-        git("worktree", "add", "--detach", str(tree), "HEAD")
+        git("worktree", "add", "--detach", str(tree), "HEAD", cwd=repo)
         try:
             argv = [sys.executable, "-m", "ci_tools", "bench-pr", "--base", base,
                     "--head", "HEAD", "--pr", "1", "--output-dir", str(out),
@@ -79,7 +116,7 @@ def bench_pr(
                                env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
             return time.monotonic() - start
         finally:
-            git("worktree", "remove", "--force", str(tree))
+            git("worktree", "remove", "--force", str(tree), cwd=repo)
 
 
 def medians(result: Result) -> dict[str, float]:
@@ -152,33 +189,33 @@ def linux(boots: int, data: Path) -> None:
     print(f"linux guest, microvm against pc: {agreement(results[1:2], results[3:])}")
 
 
-def reuse(base: str, profile: str, data: Path) -> None:
+def reuse(base: str, profile: str, data: Path, repo: Path = REPO) -> None:
     """bench-pr of one profile without and with main's stored run of the merge base."""
-    merge_base = git("merge-base", base, "HEAD")
-    remote = data / "history.git"
+    merge_base = git("merge-base", base, "HEAD", cwd=repo)
+    remote = data / f"history-{profile}.git"
     if not remote.exists():
         git("init", "--quiet", "--bare", str(remote))
         # main's run of the merge base, as history.yml makes and records it
         stored = data / f"stored-{profile}.json"
         with tempfile.TemporaryDirectory(prefix="gate-time-") as scratch:
             tree = Path(scratch) / "main"
-            git("worktree", "add", "--detach", str(tree), merge_base)
+            git("worktree", "add", "--detach", str(tree), merge_base, cwd=repo)
             try:
-                with (data / "stored.log").open("w") as log:
+                with (data / f"stored-{profile}.log").open("w") as log:
                     subprocess.run([sys.executable, "-m", "ci_tools", "bench", "profile", profile,
                                     "--mode", "deterministic", "--boots", "24",
                                     "--output", str(stored)],
                                    cwd=tree, stdout=log, stderr=subprocess.STDOUT, check=True,
                                    env={**os.environ, **harness_env()})  # fmt: skip
             finally:
-                git("worktree", "remove", "--force", str(tree))
+                git("worktree", "remove", "--force", str(tree), cwd=repo)
         subprocess.run([sys.executable, "-m", "ci_tools", "history", "record", str(stored),
-                        "--commit", merge_base, "--remote", str(remote), "--repo", str(REPO)],
+                        "--commit", merge_base, "--remote", str(remote), "--repo", str(repo)],
                        check=True, env={**os.environ, **harness_env()})  # fmt: skip
     walls = {}
     for name, more in (("without", ()), ("with", ("--history", str(remote)))):
-        out = data / f"reuse-{name}"
-        walls[name] = bench_pr(base, [profile], None, out, more)
+        out = data / f"reuse-{profile}-{name}"
+        walls[name] = bench_pr(base, [profile], None, out, more, repo)
         manifest = json.loads((out / "manifest.json").read_text())
         how = manifest["profiles"][0]["base"].get("baseline", "both sides measured")
         boots = {side: len(store.load(result_path(out, profile, side)).boots) for side in SIDES}
@@ -207,6 +244,7 @@ def main() -> int:
             gate(args.base, profiles, args.data)
     if not args.skip_reuse:
         reuse(args.base, (args.profiles or config_profiles(REPO))[0], args.data)
+        reuse("main", "reference", args.data, linux_profile_repo(args.data))
     if args.linux_boots:
         linux(args.linux_boots, args.data)
     print(json.dumps({"load_average": os.getloadavg()}))
