@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import os
 import platform
 from collections.abc import Callable
@@ -184,9 +185,35 @@ def default_limits(accelerator: str, quick: bool, options: BenchOptions) -> Limi
     )
 
 
-def default_output(name: str) -> Path:
+def default_output(name: str, folder: Path = Path("results")) -> Path:
+    """``<folder>/<name>-<time>.json``, a name no other run has taken: two runs started in
+    the same second each claim their own (``-2``, ``-3``, ...), so neither writes over the
+    other's result or console logs."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("results") / f"{name}-{stamp}.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):
+        path = folder / (f"{name}-{stamp}.json" if n == 1 else f"{name}-{stamp}-{n}.json")
+        claim = _claim(path)
+        try:
+            # The claim, not the result: a run killed before writing leaves no empty result.
+            claim.touch(exist_ok=False)
+        except FileExistsError:
+            continue
+        if path.exists():
+            continue  # a run of an older ci_tools, or one whose claim was swept
+        return path
+    raise AssertionError("unreachable")
+
+
+def _claim(path: Path) -> Path:
+    return path.with_name(f".{path.name}.claimed")
+
+
+def save_result(document: dict[str, Any], out: Path) -> Result:
+    """Write the result; the name's claim (``default_output``) is no longer needed."""
+    result = save(document, out)
+    _claim(out).unlink(missing_ok=True)
+    return result
 
 
 def host_cpu() -> str:
@@ -242,7 +269,7 @@ _HINTS = {
 
 
 def _finish(document: dict[str, Any], out: Path, status: Status) -> Result:
-    result = save(document, out)
+    result = save_result(document, out)
     if not status.complete:
         logs = ", ".join(str(out.parent / b.console_log) for b in result.boots if b.console_log)
         raise RunFailed(
@@ -451,7 +478,7 @@ def run_guest(
     )  # fmt: skip
     document = collected.document(target=measured, setup=setup, status=status)
     if failure is not None:
-        save(document, out)
+        save_result(document, out)
         output.info(f"the boots measured before this error are kept in {out}")
         raise failure
     return _finish(document, out, status)
