@@ -79,7 +79,9 @@ def linux_profile_repo(data: Path) -> Path:
         repo.mkdir(parents=True)
         git("init", "--quiet", "-b", "main", cwd=repo)
         (repo / "ci_tools.toml").write_text(LINUX_PROFILE_CONFIG)
-        git("add", "ci_tools.toml", cwd=repo)
+        # The config names a crate; the Linux guest's bench never builds it.
+        (repo / "Cargo.toml").write_text('[package]\nname = "none"\nversion = "0.0.0"\n')
+        git("add", "ci_tools.toml", "Cargo.toml", cwd=repo)
         git("-c", "user.name=gate_time", "-c", "user.email=gate_time@invalid", "commit",
             "--quiet", "-m", "one Linux-guest profile", cwd=repo)  # fmt: skip
     return repo
@@ -98,11 +100,14 @@ def bench_pr(
     out: Path,
     more: tuple[str, ...] = (),
     repo: Path = REPO,
+    head: str | None = None,
 ) -> float:
-    """One whole bench-pr in a fresh checkout of ``repo``'s HEAD; its wall time in seconds."""
+    """One whole bench-pr in a fresh checkout of ``head`` (default: ``repo``'s HEAD when the
+    script started); its wall time in seconds."""
+    head = head or HEAD
     with tempfile.TemporaryDirectory(prefix="gate-time-") as scratch:
         tree = Path(scratch) / "head"
-        git("worktree", "add", "--detach", str(tree), "HEAD", cwd=repo)
+        git("worktree", "add", "--detach", str(tree), head, cwd=repo)
         try:
             argv = [sys.executable, "-m", "ci_tools", "bench-pr", "--base", base,
                     "--head", "HEAD", "--pr", "1", "--output-dir", str(out),
@@ -191,7 +196,8 @@ def linux(boots: int, data: Path) -> None:
 
 def reuse(base: str, profile: str, data: Path, repo: Path = REPO) -> None:
     """bench-pr of one profile without and with main's stored run of the merge base."""
-    merge_base = git("merge-base", base, "HEAD", cwd=repo)
+    head = HEAD if repo == REPO else git("rev-parse", "HEAD", cwd=repo)
+    merge_base = git("merge-base", base, head, cwd=repo)
     remote = data / f"history-{profile}.git"
     if not remote.exists():
         git("init", "--quiet", "--bare", str(remote))
@@ -215,7 +221,7 @@ def reuse(base: str, profile: str, data: Path, repo: Path = REPO) -> None:
     walls = {}
     for name, more in (("without", ()), ("with", ("--history", str(remote)))):
         out = data / f"reuse-{profile}-{name}"
-        walls[name] = bench_pr(base, [profile], None, out, more, repo)
+        walls[name] = bench_pr(base, [profile], None, out, more, repo, head)
         manifest = json.loads((out / "manifest.json").read_text())
         how = manifest["profiles"][0]["base"].get("baseline", "both sides measured")
         boots = {side: len(store.load(result_path(out, profile, side)).boots) for side in SIDES}
@@ -223,6 +229,9 @@ def reuse(base: str, profile: str, data: Path, repo: Path = REPO) -> None:
               f"{boots['base']} base / {boots['head']} head; base: {how}", flush=True)  # fmt: skip
     print(f"{profile}: with/without a stored merge base, wall time "
           f"{walls['with'] / walls['without']:.2f}", flush=True)  # fmt: skip
+
+
+HEAD = git("rev-parse", "HEAD")  # what is measured, whatever is committed meanwhile
 
 
 def main() -> int:
