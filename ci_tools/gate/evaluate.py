@@ -111,7 +111,8 @@ class Report:
         if reused:
             where = (
                 f"the head measured on this runner, the merge base of {', '.join(reused)} "
-                "taken from main's stored runs (same setup, checked by one fresh boot)"
+                "taken from main's stored runs (the same setup, and one of their boots "
+                "measured again here gave the same figures)"
             )
         items = [f"- {p}, merge base: {_untrusted(h)}" for p, h in self.baselines]
         how = "\n\n" + "\n".join(items) if items else ""
@@ -260,6 +261,7 @@ def evaluate(
 
     comparison = None
     boots = None
+    short: set[str] = set()
     if pairs:
         the_plan = plan_of(manifest, pairs)
         profile_by_label = {
@@ -269,6 +271,18 @@ def evaluate(
 
         # The profiles each look measured: one whose extra boots failed was not.
         measured_at = {int(k["boots"]): set(k["profiles"]) for k in manifest.get("looks") or []}
+        # A side with fewer boots than the last look that measured it (a shard's share,
+        # a lost file): its verdicts would rest on less than the look says.
+        for name, pair in pairs.items():
+            wanted = max((n for n, names in measured_at.items() if name in names),
+                         default=the_plan.looks[0].boots)  # fmt: skip
+            have = min(len(r.boots) for r in pair)
+            if have < wanted:
+                short.add(name)
+                problems.append(
+                    f"- {name}: a side holds {have} boots, its last look {wanted}: inconclusive "
+                    "(join every shard's files with `ci_tools merge` before comparing)"
+                )
 
         def replay(look: sequential.Look, names: Sequence[str]) -> dict[str, tuple[Result, Result]]:
             n = look.boots
@@ -298,7 +312,7 @@ def evaluate(
         assert comparison is not None  # there was at least this pair to compare
         labels = (base.path.name if base.path else "", head.path.name if head.path else "")
         rows = [r for r in comparison.rows if (r.base_label, r.head_label) == labels]
-        incomplete = not (base.status.complete and head.status.complete)
+        incomplete = not (base.status.complete and head.status.complete) or name in short
         code, verdict = _profile_verdict(rows, incomplete)
         outcomes.append(Outcome(profile=name, code=code, verdict=verdict))
 
@@ -313,7 +327,12 @@ def evaluate(
             return render(table, max_chars=max_chars)
 
         sections.append(render_table)
-        charts = history_section(comparison, pairs, history, report_url)
+        try:
+            charts = history_section(comparison, pairs, history, report_url)
+        except (CiToolsError, ValueError) as exc:
+            # main's history is decoration here: the verdicts stand without it.
+            output.warn(f"main's history not drawn: {exc}")
+            charts = f"[The history of main]({report_url})\n" if report_url else ""
         if charts:
             sections.append(static_section(charts))
     elif report_url:

@@ -35,10 +35,11 @@ from ci_tools.gate.evaluate import evaluate, first_boots, gate_config_from
 from ci_tools.gate.manifest import MANIFEST, SIDES, check_profile_name, result_path, write_manifest
 from ci_tools.github.event import read_event
 from ci_tools.history import store as history
-from ci_tools.history.record import Fingerprint, Record
+from ci_tools.history.record import Record
 from ci_tools.results import merge, store
 from ci_tools.results.model import Result
 from ci_tools.util import files, proc
+from ci_tools.util import markdown as md
 from ci_tools.util.git import git
 
 # --------------------------------------------------------------------------
@@ -197,6 +198,8 @@ def run(
         git(repo, "worktree", "remove", "--force", str(base_tree))
         if options.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
+    if options.shard is not None:
+        return _shard_done(out, manifest, options.shard)
     report = evaluate(out, inconclusive=gate.inconclusive, history=sides.stored.every)
     markdown = report.markdown()
     files.write_atomic(out / "summary.md", markdown)
@@ -204,6 +207,26 @@ def run(
     print(markdown)
     report.annotate()
     return report.exit_code
+
+
+def _shard_done(out: Path, manifest: dict[str, Any], shard: Shard) -> int:
+    """A shard gives no verdict (its share of the boots would gate at the whole alpha):
+    it says what it measured; exit 0, or the first side's failure."""
+    failed = [(e["name"], s, e[s]) for e in manifest["profiles"] for s in SIDES
+              if e[s]["state"] != "measured"]  # fmt: skip
+    lines = [f"- {name}, {side}: {md.code(state['reason'], table=False)}"
+             for name, side, state in failed]  # fmt: skip
+    text = (
+        f"## Benchmarks: shard {shard} measured, no verdict\n\n"
+        "A shard holds a share of the boots; the verdict comes from the joined folder "
+        "(`ci_tools merge` each side's shard files, then `comment --bench-dir`).\n"
+        + ("\n" + "\n".join(lines) + "\n" if lines else "")
+    )
+    files.write_atomic(out / "summary.md", text)
+    output.append_summary(text)
+    print(text)
+    codes = [int(state.get("exit_code", ExitCode.HARNESS)) for _, _, state in failed]
+    return next((c for c in codes if c), int(ExitCode.HARNESS)) if failed else int(ExitCode.OK)
 
 
 def _has_config(repo: Path) -> bool:
@@ -233,7 +256,11 @@ def stored_runs(repo: Path, remote: str | None, merge_base: str, shard: Shard | 
             runs = history.HistoryBranch(repo=repo, remote=remote).read()
         except CiToolsError as exc:
             output.warn(f"history on {remote} not read, measuring both sides: {exc.message}")
-            return Stored((), f"the history on {remote} could not be read")
+            return Stored(
+                (),
+                f"the history on {remote} could not be read (a private repository read "
+                "without credentials, no network, or no such remote; the job log says which)",
+            )
         mine = [r for r in runs if r.commit == merge_base and r.result.status.complete]
         output.info(f"{len(mine)} complete stored run(s) of {merge_base[:12]} on {remote}")
         return Stored(mine, None if mine else f"no run of {merge_base[:12]} is stored", runs)
@@ -252,39 +279,50 @@ class _Sides:
     merge_base: str
     stored: Stored
 
-    def _reusable(self, name: str) -> Record | None:
-        """The stored run of profile ``name`` with the most boots (to be checked)."""
-        runs = [r for r in self.stored.runs if r.profile == name]
-        return max(runs, key=lambda r: len(r.result.boots), default=None)
+    def _reusable(self, name: str, boots: int) -> Record | None:
+        """The newest stored run of profile ``name`` with ``boots`` boots or more: the one
+        a checking boot is measured for."""
+        runs = [r for r in self.stored.runs if r.profile == name and len(r.result.boots) >= boots]
+        return max(runs, key=lambda r: r.recorded_at, default=None)
+
+    def _why_not_stored(self, name: str, boots: int) -> str | None:
+        """Why no stored run of ``name`` can serve (None: there is one, or no history)."""
+        if self.stored.why_none is not None:
+            return self.stored.why_none
+        if not self.stored.runs:
+            return None  # no history asked for
+        mine = [len(r.result.boots) for r in self.stored.runs if r.profile == name]
+        if not mine:
+            return f"no run of {name} at {self.merge_base[:12]} is stored"
+        return (
+            f"the stored runs of {name} have {max(mine)} boots at most; the first look "
+            f"needs {boots}"
+        )
 
     def _check_or_measure(
         self, name: str, entry: dict[str, Any], check: Path, code: int, look: int
     ) -> None:
-        """After one fresh boot of the base (``check``), reuse the stored run its setup
-        matches, joined with that boot; else measure the base's first look here."""
+        """After the base's checking boot (``check``: a boot the stored run has, measured
+        again), reuse the stored run it agrees with; else measure the base here."""
         result = result_path(self.out, name, "base")
         state = _side_state(code, check)
-        baseline = None
         if state["state"] == "measured":
-            fresh = store.load(check)
             baseline = history.find_baseline(
-                self.stored.runs, Fingerprint.of(fresh), self.merge_base, profile=name
-            )
+                self.stored.runs, store.load(check), self.merge_base, profile=name,
+                min_boots=look,
+            )  # fmt: skip
             if baseline.result is not None:
                 store.save(baseline.result.data, result)
-                merge.merge([store.load(result), fresh], result)
                 entry["base"] = {"state": "measured", "baseline": baseline.reason}
-                output.info(f"{name}: base: {baseline.reason} (its setup checked by one boot)")
+                output.info(f"{name}: base: {baseline.reason}")
                 return
-        why = baseline.reason if baseline is not None else f"the checking boot: {state['reason']}"
+            why = baseline.reason
+        else:
+            why = f"the checking boot: {state['reason']}"
         output.info(f"{name}: base: measured here ({why})")
         argv = bench_command(name, result, look, jobs=self.jobs * 2)
         [code] = self.run_sides([(self.trees["base"], argv)])
-        entry["base"] = {**_side_state(code, result), "baseline": f"measured here: {why}"}
-
-    def _baseline_note(self, entry: dict[str, Any]) -> None:
-        if self.stored.why_none is not None:
-            entry["base"]["baseline"] = f"measured here: {self.stored.why_none}"
+        entry["base"] = {**_side_state(code, result), "baseline": _brief(f"measured here: {why}")}
 
     def measure(
         self, look: sequential.Look, names: Sequence[str]
@@ -296,31 +334,36 @@ class _Sides:
         for index, entry in enumerate(entries):
             name = entry["name"]
             order = SIDES if index % 2 == 0 else SIDES[::-1]
-            extra: dict[str, Path] = {}
-            commands, targets, sides = [], [], []
-            stored = None if number else self._reusable(name)
+            stored = None if number else self._reusable(name, look.boots)
+            # (side, result file to write, boots, first boot index)
+            plans: list[tuple[str, Path, int, int]] = []
             for side in order:
                 result = result_path(self.out, name, side)
-                # The boots it has (a shard has one look only): the next are new layouts.
-                have = len(store.load(result).data["boots"]) if number else 0
-                if have >= look.boots:
-                    continue  # a reused base with the boots already
-                target = (
-                    result
-                    if not number
-                    else result.with_name(f"{name}.{side}.look{number + 1}.json")
-                )
-                target.unlink(missing_ok=True)
-                # With a stored base likely reused, its one checking boot runs beside
-                # a head that takes every job.
-                jobs = self.jobs * 2 if stored is not None else self.jobs
-                argv = bench_command(name, target, look.boots - have, first_boot=have,
-                                     jobs=jobs, shard=self.shard)  # fmt: skip
                 if side == "base" and stored is not None:
-                    # One boot after the stored ones: the same setup, measured now.
-                    target = result.with_name(f"{name}.base.check.json")
-                    target.unlink(missing_ok=True)
-                    argv = bench_command(name, target, 1, first_boot=len(stored.result.boots))
+                    # A boot the stored run has, measured again: the same boot, if
+                    # nothing changed.
+                    check = result.with_name(f"{name}.base.check.json")
+                    plans.append((side, check, 1, min(b.index for b in stored.result.boots)))
+                    continue
+                if not number:
+                    plans.append((side, result, look.boots, 0))
+                    continue
+                boots = store.load(result).data["boots"]
+                if len(boots) < look.boots:  # a reused base may have the boots already
+                    more = result.with_name(f"{name}.{side}.look{number + 1}.json")
+                    # New layouts: after the highest index it holds (a stored run may
+                    # have been a shard's).
+                    after = max(b["index"] for b in boots) + 1
+                    plans.append((side, more, look.boots - len(boots), after))
+            # A side measured alone, or beside one checking boot, takes every job.
+            alone = len(plans) == 1 or stored is not None
+            commands = []
+            for side, target, boots_now, first in plans:
+                target.unlink(missing_ok=True)
+                argv = bench_command(
+                    name, target, boots_now, first_boot=first,
+                    jobs=self.jobs * 2 if alone else self.jobs, shard=self.shard,
+                )  # fmt: skip
                 # No ::group:: here: the harness prints its own, and GitHub
                 # does not nest them.
                 output.phase(
@@ -328,18 +371,17 @@ class _Sides:
                     f"{look.boots} boots per side"
                 )
                 commands.append((self.trees[side], argv))
-                targets.append(target)
-                sides.append(side)
-            for side, target, code in zip(sides, targets, self.run_sides(commands), strict=True):
+            codes = self.run_sides(commands) if commands else []
+            extra: dict[str, Path] = {}
+            for (side, target, _, _), code in zip(plans, codes, strict=True):
                 state = _side_state(code, target)
                 if not number and side == "base" and stored is not None:
                     self._check_or_measure(name, entry, target, code, look.boots)
-                    write_manifest(self.out / MANIFEST, self.manifest)
                 elif not number:
                     entry[side] = state
-                    if side == "base":
-                        self._baseline_note(entry)
-                    write_manifest(self.out / MANIFEST, self.manifest)
+                    why = self._why_not_stored(name, look.boots) if side == "base" else None
+                    if why is not None:
+                        entry["base"]["baseline"] = _brief(f"measured here: {why}")
                 elif state["state"] == "measured":
                     extra[side] = target
                 else:
@@ -347,13 +389,10 @@ class _Sides:
                         f"{name}, {side}: the extra boots of look {number + 1} failed "
                         f"({state['reason']}); its verdicts stay those of the earlier look"
                     )
-            if number and len(extra) == len(sides):
-                for side, path in extra.items():
-                    result = result_path(self.out, name, side)
-                    merge.merge([store.load(result), store.load(path)], result)
-            if all(entry[s]["state"] == "measured" for s in SIDES) and (
-                not number or len(extra) == len(sides)
-            ):
+                write_manifest(self.out / MANIFEST, self.manifest)
+            # A look's boots join both sides or neither: a side never holds half a look.
+            extra_ok = not number or (len(extra) == len(plans) and self._join(name, extra))
+            if all(entry[s]["state"] == "measured" for s in SIDES) and extra_ok:
                 # As evaluate replays the look: each side's first boots (a reused base
                 # may hold more).
                 got[name] = (
@@ -365,6 +404,35 @@ class _Sides:
         )
         write_manifest(self.out / MANIFEST, self.manifest)
         return got
+
+    def _join(self, name: str, extra: dict[str, Path]) -> bool:
+        """A look's extra boots joined to each side's result, all or none; False (and
+        why) if one cannot be: then the sides stay as they were."""
+        joined = {}
+        for side, path in extra.items():
+            result = result_path(self.out, name, side)
+            try:
+                joined[side] = merge.merge(
+                    [store.load(result), store.load(path)], result.with_suffix(".joined")
+                ).path
+            except CiToolsError as exc:
+                output.warn(
+                    f"{name}, {side}: {path.name} not joined ({exc.message}); the verdicts "
+                    "stay those of the earlier look"
+                )
+                for done in joined.values():
+                    if done is not None:
+                        done.unlink(missing_ok=True)
+                return False
+        for side, done in joined.items():
+            assert done is not None
+            done.replace(result_path(self.out, name, side))
+        return True
+
+
+def _brief(text: str) -> str:
+    """A sentence for the manifest (at most 500 characters)."""
+    return text if len(text) <= 500 else text[:499] + "…"
 
 
 def _run_side(tree: Path, argv: list[str]) -> int:

@@ -180,6 +180,8 @@ class Fingerprint:
     bench_sha256: str
     rounds: int
     ci_tools_version: str
+    cmdline: str | None  # the first boot's kernel command line (same index: same padding)
+    bench_mode: str | None
 
     @classmethod
     def of(cls, result: Result) -> Fingerprint:
@@ -191,6 +193,8 @@ class Fingerprint:
             bench_sha256=target.bench_binary_sha256,
             rounds=result.setup.rounds,
             ci_tools_version=str(result.data["provenance"]["ci_tools_version"]),
+            cmdline=target.cmdline,
+            bench_mode=result.setup.bench_mode,
         )
 
     def differences(self, other: Fingerprint) -> list[str]:
@@ -199,7 +203,8 @@ class Fingerprint:
         for field, label in (
             ("kernel_sha256", "kernel"), ("initramfs_sha256", "initramfs"),
             ("bench_sha256", "bench binary"), ("rounds", "rounds a boot"),
-            ("ci_tools_version", "ci_tools version"),
+            ("ci_tools_version", "ci_tools version"), ("cmdline", "kernel command line"),
+            ("bench_mode", "bench mode"),
         ):  # fmt: skip
             old, new = getattr(self, field), getattr(other, field)
             if old != new:

@@ -72,7 +72,8 @@ def runs_of_results(results: Sequence[Result], *, repo: Path | None) -> list[Run
 
 
 def _when(date: str) -> dt.datetime:
-    parsed = dt.datetime.fromisoformat(date)
+    # Python before 3.11 reads no "Z", which the schema's date-time allows.
+    parsed = dt.datetime.fromisoformat(date.replace("Z", "+00:00").replace("z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 

@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import random
+import statistics
 import tempfile
 import time
 import uuid
@@ -34,7 +35,7 @@ from ci_tools import output
 from ci_tools.errors import BadInputError, CiToolsError, HarnessError
 from ci_tools.history.record import Fingerprint, Record, SeriesKey
 from ci_tools.results.model import Result
-from ci_tools.util import proc
+from ci_tools.util import jsonfile, proc
 from ci_tools.util.git import git
 
 DEFAULT_BRANCH = "ci_tools-history"
@@ -187,7 +188,10 @@ class HistoryBranch:
             for path in sorted((Path(tmp) / "files").rglob("*.json")):
                 name = f"{self.branch}:{path.relative_to(Path(tmp) / 'files')}"
                 try:
-                    yield Record.from_dict(json.loads(path.read_bytes()), source=name)
+                    # The branch is anyone's with push access: read as untrusted input
+                    # (size, no links or FIFOs, nesting, numbers).
+                    data = jsonfile.read_json(path, limit=RECORD_LIMIT, within=Path(tmp))
+                    yield Record.from_dict(data, source=name)
                 except (BadInputError, ValueError) as exc:
                     output.warn(f"history: {name} skipped, it is not a readable record: {exc}")
 
@@ -248,6 +252,14 @@ def compacted(records: Sequence[Record], *, keep_days: int) -> list[Record]:
     return kept
 
 
+RECORD_LIMIT = 32 << 20  # bytes: a record is a result file (results.store.RESULT_LIMIT)
+# A checking boot and the stored boot it repeats (same kernel, bench, setup and padding,
+# virtual time) agree exactly when nothing else changed; a harness that measures
+# differently moves them apart.
+CHECK_TOLERANCE = 0.005
+MAX_REASON = 480  # characters: the manifest keeps 500
+
+
 @dataclass(frozen=True, kw_only=True)
 class Baseline:
     """What ``find_baseline`` found: a stored run to reuse, or why there is none."""
@@ -256,27 +268,76 @@ class Baseline:
     reason: str
 
 
+def boot_values(result: Result, boot: int) -> dict[str, float]:
+    """Each benchmark's ns per iteration in one boot (the median of its rounds)."""
+    out = {}
+    for name, bench in result.data["benchmarks"].items():
+        values = sorted(s["total_ns"] / s["iterations"] for s in bench["samples"]
+                        if s["boot"] == boot and s["iterations"] > 0)  # fmt: skip
+        if values:
+            out[name] = statistics.median(values)
+    return out
+
+
+def _disagreement(stored: Result, fresh: Result, tolerance: float) -> str | None:
+    """Why the fresh boot does not repeat the stored boot of its index (None: it does)."""
+    boot = min(b.index for b in fresh.boots)
+    if boot not in {b.index for b in stored.boots}:
+        return f"it has no boot {boot + 1} to check against"
+    then, now = boot_values(stored, boot), boot_values(fresh, boot)
+    if then.keys() != now.keys():
+        return (
+            f"boot {boot + 1} measured other benchmarks ({', '.join(sorted(set(then) ^ set(now)))})"
+        )
+    off = [(abs(now[n] / then[n] - 1), n) for n in then if then[n] > 0]
+    worst, name = max(off, default=(0.0, ""))
+    if worst > tolerance:
+        return (
+            f"boot {boot + 1} measured again differs: {name} {then[name]:,.0f} -> "
+            f"{now[name]:,.0f} ns ({worst:+.1%}; at most {tolerance:.1%})"
+        )
+    return None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+
+
 def find_baseline(
-    records: Iterable[Record], fingerprint: Fingerprint, commit: str, *, profile: str,
-    min_boots: int = 1,
+    records: Iterable[Record], fresh: Result, commit: str, *, profile: str,
+    min_boots: int = 1, tolerance: float = CHECK_TOLERANCE,
 ) -> Baseline:  # fmt: skip
-    """A stored complete run of ``profile`` at ``commit`` measured exactly as ``fingerprint``
-    says, with at least ``min_boots`` boots; else None and the reason, to print."""
+    """A stored complete run of ``profile`` at ``commit``, with at least ``min_boots``
+    boots, that ``fresh`` (one boot measured now with an index the run has) shows to be
+    measured as a run now would be: the same setup (``Fingerprint``) and, boot for boot,
+    the same figures.  Else None and the reason (at most ``MAX_REASON`` characters)."""
     runs = [r for r in records if r.commit == commit and r.profile == profile]
     if not runs:
         return Baseline(result=None, reason=f"no run of {profile} at {commit[:12]} is stored")
     reasons = []
+    fingerprint = Fingerprint.of(fresh)
     for r in sorted(runs, key=lambda r: r.recorded_at, reverse=True):
         differences = Fingerprint.of(r.result).differences(fingerprint)
+        if len(differences) > 3:
+            differences = [*differences[:3], f"and {len(differences) - 3} more"]
+        disagree = None if differences else _disagreement(r.result, fresh, tolerance)
         if differences:
             reasons.append("measured differently (" + "; ".join(differences) + ")")
         elif not r.result.status.complete:
             reasons.append(f"the stored run is incomplete: {r.result.status.reason}")
-        elif r.result.setup.boots < min_boots:
-            reasons.append(f"the stored run has {r.result.setup.boots} boots, {min_boots} wanted")
+        elif len(r.result.boots) < min_boots:
+            reasons.append(f"the stored run has {len(r.result.boots)} boots, {min_boots} wanted")
+        elif disagree is not None:
+            reasons.append(disagree)
         else:
             return Baseline(
                 result=r.result,
-                reason=f"reused the stored run of {commit[:12]} recorded {r.recorded_at}",
+                reason=_short(
+                    f"reused the stored run of {commit[:12]} recorded {r.recorded_at} "
+                    f"({len(r.result.boots)} boots; boot {min(b.index for b in fresh.boots) + 1}"
+                    f" measured again here agrees within {tolerance:.1%})"
+                ),
             )
-    return Baseline(result=None, reason=f"stored run of {profile} at {commit[:12]}: {reasons[0]}")
+    return Baseline(
+        result=None, reason=_short(f"stored run of {profile} at {commit[:12]}: {reasons[0]}")
+    )

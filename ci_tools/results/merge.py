@@ -39,6 +39,8 @@ def fingerprint(result: Result) -> dict[str, object]:
         "CPU model": setup.cpu_model,
         # Real time depends on the host; virtual time under -icount does not.
         "host CPU": setup.host_cpu if setup.mode == "wallclock" else None,
+        "measured commit": result.data["provenance"]["git_commit"],
+        "ci_tools version": result.data["provenance"]["ci_tools_version"],
     }
 
 

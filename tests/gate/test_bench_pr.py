@@ -140,11 +140,12 @@ class FakeHarness:
         if first and (profile, side) in self.fail_later:
             return self.fail_later[(profile, side)]
         made = self.boots or asked
-        if profile in self.short_first and first == 0:
+        if profile in self.short_first and first == 0 and asked > 2:
             made -= 2  # as if two boots were lost: too few to decide at the first look
         document = make_result(
             boots=made, scale=scale, first_boot=first, profile=profile, kernel=version
         )
+        document["provenance"]["git_commit"] = git(tree, "rev-parse", "HEAD")  # as bench does
         store.save(document, out)
         return 0
 
@@ -247,9 +248,9 @@ def test_the_merge_base_stored_on_main_is_reused_after_one_checking_boot(
     harness = FakeHarness(head_scale={"balanced": {"getpid": 1.10}})
     out = tmp_path / "out"
     assert _run(repo, base, head, harness, out, history=remote) == ExitCode.REGRESSION
-    # the base: one boot each, after the 16 stored ones; the head: measured as ever
+    # the base: its first stored boot measured again; the head: measured as ever
     assert sorted(a for a in harness.boots_asked if a[1] == "base") == [
-        (p, "base", 1, 16) for p in sorted(PROFILES)
+        (p, "base", 1, 0) for p in sorted(PROFILES)
     ]
     assert {a for a in harness.boots_asked if a[1] == "head"} == {
         (p, "head", 8, 0) for p in PROFILES
@@ -258,11 +259,14 @@ def test_the_merge_base_stored_on_main_is_reused_after_one_checking_boot(
     for entry in manifest["profiles"]:
         assert entry["base"]["state"] == "measured"
         assert entry["base"]["baseline"].startswith(f"reused the stored run of {merge_base[:12]}")
-        joined = store.load(result_path(out, entry["name"], "base"))
-        assert [b["index"] for b in joined.data["boots"]] == list(range(17))
-        assert joined.data["provenance"]["git_commit"] == merge_base  # main's, not the PR's
+        assert "boot 1 measured again here agrees within 0.5%" in entry["base"]["baseline"]
+        reused = store.load(result_path(out, entry["name"], "base"))
+        stored = store.load(tmp_path / "stored" / f"{entry['name']}.json")
+        assert reused.data == stored.data  # main's run as it was stored, provenance and all
+        assert (out / "results" / f"{entry['name']}.base.check.json").is_file()  # kept
     text = summary.read_text()
     assert "taken from main's stored runs" in text and "- fortress, merge base: `reused" in text
+    assert "one of their boots measured again here gave the same figures" in text
     assert "| balanced | regression |" in text  # decided on the stored boots as ever
     # the regressed benchmark drawn over main's stored runs, the head's median last
     assert text.count("```mermaid") == 1 and "balanced, `getpid`:" in text
@@ -285,7 +289,7 @@ def test_a_stored_run_of_another_kernel_is_not_reused_and_the_comment_says_why(
     assert _run(repo, base, head, harness, out, history=remote) == ExitCode.OK
     for profile in PROFILES:
         asked = [(n, k) for p, s, n, k in harness.boots_asked if (p, s) == (profile, "base")]
-        assert asked == [(1, 16), (8, 0)]  # the checking boot, then the base measured here
+        assert asked == [(1, 0), (8, 0)]  # the checking boot, then the base measured here
     entry = load_manifest(out)["profiles"][0]
     assert entry["base"]["baseline"].startswith("measured here: stored run of fortress")
     assert "kernel: " in entry["base"]["baseline"]
@@ -293,6 +297,179 @@ def test_a_stored_run_of_another_kernel_is_not_reused_and_the_comment_says_why(
     assert [b.index for b in measured.boots] == list(range(8))
     text = summary.read_text()
     assert "both measured on one runner" in text and "measured here: stored run" in text
+
+
+def _record(repo: Path, tmp_path: Path, commit: str, documents: list[dict[str, Any]]) -> str:
+    """``documents`` stored as main's runs of ``commit`` on a history remote; its path."""
+    remote = tmp_path / "history.git"
+    if not remote.exists():
+        git(tmp_path, "init", "-q", "--bare", str(remote))
+    results = []
+    for i, document in enumerate(documents):
+        document["provenance"]["git_commit"] = commit
+        folder = tmp_path / "stored" / str(len(list((tmp_path / "stored").glob("*"))) + i)
+        results.append(store.save(document, folder / "run.json"))
+    info = commit_info(repo, commit)
+    assert info is not None
+    HistoryBranch(repo=repo, remote=str(remote)).record(from_results(results, info))
+    return str(remote)
+
+
+def _shard_of(document: dict[str, Any], keep: set[int]) -> dict[str, Any]:
+    part = copy.deepcopy(document)
+    part["boots"] = [b for b in part["boots"] if b["index"] in keep]
+    part["setup"]["boots"] = len(part["boots"])
+    for bench in part["benchmarks"].values():
+        bench["samples"] = [s for s in bench["samples"] if s["boot"] in keep]
+    return part
+
+
+def test_a_stored_run_whose_boot_measures_otherwise_now_is_not_reused(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    """Same kernel, bench and setup on paper; the harness now measures 2% more (say a
+    changed boot route): the stored base would fake a 2% improvement or hide a slowdown."""
+    repo, base, head = pr_repo
+    merge_base = git(repo, "merge-base", base, head)
+    stored = [make_result(boots=16, profile=p, kernel="fork point", scale={"stat": 1 / 1.02})
+              for p in PROFILES]  # fmt: skip
+    remote = _record(repo, tmp_path, merge_base, stored)
+    out = tmp_path / "out"
+    assert _run(repo, base, head, FakeHarness(), out, history=remote) == ExitCode.OK
+    why = load_manifest(out)["profiles"][0]["base"]["baseline"]
+    assert (
+        why.startswith("measured here: stored run of fortress") and "boot 1 measured again" in why
+    )
+    assert "stat" in why and "+2.0%" in why
+    assert "both measured on one runner" in summary.read_text()
+
+
+@pytest.mark.parametrize("stored_as", ["a shard", "a longer run measured otherwise"])
+def test_reused_bases_grow_from_the_boots_they_hold(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path, stored_as: str
+) -> None:
+    """Later looks number new base boots after the highest index the reused run holds,
+    whatever runs of that commit the history has."""
+    repo, base, head = pr_repo
+    merge_base = git(repo, "merge-base", base, head)
+    if stored_as == "a shard":  # boots 0, 2, ..., 30
+        runs = [_shard_of(make_result(boots=32, profile=p, kernel="fork point"),
+                          set(range(0, 32, 2))) for p in PROFILES]  # fmt: skip
+    else:  # an older run of 24 boots of another kernel, then the matching one of 16
+        runs = [make_result(boots=24, profile=p, kernel="other") for p in PROFILES]
+        _record(repo, tmp_path, merge_base, runs)
+        runs = [make_result(boots=16, profile=p, kernel="fork point") for p in PROFILES]
+    remote = _record(repo, tmp_path, merge_base, runs)
+    # a head about 1% slower in getpid: at its threshold, so fortress stays undecided
+    harness = FakeHarness(head_scale={"fortress": {"getpid": 1.01}})
+    out = tmp_path / "out"
+    _run(repo, base, head, harness, out, max_boots=40, history=remote)
+    looks = load_manifest(out)["looks"]
+    assert len(looks) >= 2 and looks[-1]["boots"] > 16  # the base grew past what was stored
+    indices = [b.index for b in store.load(result_path(out, "fortress", "base")).boots]
+    assert len(indices) == len(set(indices)) == looks[-1]["boots"]
+    stored_indices = range(0, 32, 2) if stored_as == "a shard" else range(16)
+    assert indices[: len(stored_indices)] == list(stored_indices)
+    assert min(indices[len(stored_indices) :]) == max(stored_indices) + 1
+
+
+def test_a_stored_run_too_short_for_the_first_look_is_not_reused(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    merge_base = git(repo, "merge-base", base, head)
+    remote = _stored(repo, tmp_path, merge_base, boots=3)
+    harness = FakeHarness()
+    out = tmp_path / "out"
+    assert _run(repo, base, head, harness, out, history=remote) == ExitCode.OK
+    assert {(n, k) for _, s, n, k in harness.boots_asked if s == "base"} == {(8, 0)}  # no check
+    why = load_manifest(out)["profiles"][0]["base"]["baseline"]
+    assert (
+        why
+        == "measured here: the stored runs of fortress have 3 boots at most; the first look needs 8"
+    )
+    assert (out / "summary.md").read_text() == evaluate(out).markdown()  # replayed as decided
+
+
+def test_a_stored_run_measured_very_differently_is_said_in_a_sentence_that_fits(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    merge_base = git(repo, "merge-base", base, head)
+    runs = []
+    for p in PROFILES:
+        d = make_result(boots=16, profile=p, kernel="fork point")
+        d["setup"]["quick"] = False
+        d["setup"]["qemu"]["version"] = "8.2.2 (Debian 1:8.2.2+ds-0ubuntu1.4)"
+        d["provenance"]["ci_tools_version"] = "0.0.9"
+        for bench in d["benchmarks"].values():
+            for sample in bench["samples"]:
+                sample["iterations"] *= 10
+                sample["total_ns"] *= 10
+        d["target"]["bench_binary"]["sha256"] = "f" * 64
+        runs.append(d)
+    remote = _record(repo, tmp_path, merge_base, runs)
+    out = tmp_path / "out"
+    assert _run(repo, base, head, FakeHarness(), out, history=remote) == ExitCode.OK
+    why = load_manifest(out)["profiles"][0]["base"]["baseline"]
+    assert len(why) <= 500 and "measured differently" in why and "more)" in why
+
+
+def test_a_head_measured_alone_takes_every_job(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    repo, base, head = pr_repo
+    merge_base = git(repo, "merge-base", base, head)
+    remote = _stored(repo, tmp_path, merge_base, boots=24)
+    harness = FakeHarness(short_first=("balanced",), head_scale={"balanced": {"stat": 1.10}})
+    jobs: dict[str, int] = {}
+
+    def side(tree: Path, argv: list[str]) -> int:
+        jobs[Path(argv[argv.index("--output") + 1]).name] = int(argv[argv.index("--jobs") + 1])
+        return harness(tree, argv)
+
+    options = measure.RunOptions(
+        base=base, head=head, pr=42, repository=REPO, profiles=PROFILES, boots=8,
+        max_boots=24, output_dir=tmp_path / "out", repo=repo, history=remote, jobs=4,
+    )  # fmt: skip
+    assert measure.run(options, run_side=side) == ExitCode.REGRESSION
+    # beside the base's checking boot, and alone at the later look (the base has 24)
+    assert jobs["balanced.head.json"] == 4 and jobs["balanced.head.look2.json"] == 4
+    assert jobs["balanced.base.check.json"] == 4 and "balanced.base.look2.json" not in jobs
+
+
+def test_a_shard_measures_its_share_and_gives_no_verdict(
+    pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
+) -> None:
+    from ci_tools.bench.schedule import Shard
+
+    repo, base, head = pr_repo
+    harness = FakeHarness(head_scale={"balanced": {"getpid": 1.10}})
+    options = measure.RunOptions(
+        base=base, head=head, pr=42, repository=REPO, profiles=PROFILES,
+        max_boots=24, output_dir=tmp_path / "s1", repo=repo, shard=Shard(index=1, count=2),
+    )  # fmt: skip
+    shards: list[str] = []
+
+    def side(tree: Path, argv: list[str]) -> int:
+        shards.append(argv[argv.index("--shard") + 1])
+        return harness(tree, argv)
+
+    assert measure.run(options, run_side=side) == ExitCode.OK
+    text = summary.read_text()
+    assert text.startswith("## Benchmarks: shard 1/2 measured, no verdict")
+    assert "regression" not in text
+    assert {(n, k) for _, _, n, k in harness.boots_asked} == {(24, 0)}  # the budget, one look
+    assert set(shards) == {"1/2"} and len(shards) == 2 * len(PROFILES)
+
+
+def test_a_folder_missing_a_shard_is_inconclusive_not_decided(artifact: Path) -> None:
+    path = result_path(artifact, "balanced", "head")
+    path.write_text(json.dumps(_shard_of(json.loads(path.read_text()), set(range(0, 8, 2)))))
+    report = evaluate(artifact)
+    balanced = next(o for o in report.outcomes if o.profile == "balanced")
+    assert balanced.code == ExitCode.INCONCLUSIVE
+    assert "balanced: a side holds 4 boots, its last look 8" in report.markdown()
 
 
 @pytest.mark.parametrize("remote", ["empty", "missing"])
@@ -313,7 +490,7 @@ def test_without_a_stored_run_both_sides_are_measured_and_the_gate_goes_on(
             why == f"measured here: no run of {git(repo, 'merge-base', base, head)[:12]} is stored"
         )
     else:
-        assert why == f"measured here: the history on {where} could not be read"
+        assert why.startswith(f"measured here: the history on {where} could not be read (a ")
 
 
 def test_a_second_look_measures_only_the_undecided_profile(

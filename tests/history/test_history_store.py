@@ -8,13 +8,16 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ci_tools.errors import BadInputError
 from ci_tools.history import store
-from ci_tools.history.record import Fingerprint, Record
+from ci_tools.history.record import Record
+from ci_tools.results.combine import first_boots
 from ci_tools.results.model import Result
 
 import history_fake as hf
@@ -209,35 +212,119 @@ def test_compaction_does_not_lose_a_record_pushed_meanwhile(
     assert records[-1].commit in {r.commit for r in branch(tmp_path, remote, "r").read()}
 
 
-def _fingerprint(record: Record) -> Fingerprint:
-    return Fingerprint.of(record.result)
+def _fresh(record: Record, edit: Callable[[dict[str, Any]], None] | None = None) -> Result:
+    """The stored run's first boot measured again (``edit``: what is different now)."""
+    document = first_boots(record.result, 1)
+    if edit is not None:
+        edit(document)
+    return Result(document)
 
 
-def test_find_baseline_reuses_a_run_measured_the_same_way() -> None:
+def test_find_baseline_reuses_a_run_whose_boot_repeats() -> None:
     records = hf.history(n=3, profiles=("fortress", "balanced"))
     wanted = records[2]
-    found = store.find_baseline(records, _fingerprint(wanted), wanted.commit, profile="fortress")
+    found = store.find_baseline(records, _fresh(wanted), wanted.commit, profile="fortress")
     assert found.result is wanted.result
-    assert "reused the stored run" in found.reason
+    assert found.reason.startswith(f"reused the stored run of {wanted.commit[:12]} recorded ")
+    assert "(4 boots; boot 1 measured again here agrees within 0.5%)" in found.reason
 
 
-def test_find_baseline_says_why_it_cannot_reuse() -> None:
+def _set(*path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        node = document
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return edit
+
+
+def _scaled(name: str, factor: float) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        for sample in document["benchmarks"][name]["samples"]:
+            sample["total_ns"] = round(sample["total_ns"] * factor)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (_set("setup", "qemu", "version", value="8.2.0"), "QEMU version: 7.2.22 -> 8.2.0"),
+        (
+            _set("target", "kernel", "sha256", value="0" * 64),
+            "kernel: 3cf068e4bfcd -> 000000000000",
+        ),
+        (_set("provenance", "ci_tools_version", value="0.2.0"), "ci_tools version: 0.1.0 -> 0.2.0"),
+        (_set("target", "cmdline", value="console=ttyS0 mitigations=off"), "kernel command line"),
+        (_set("setup", "bench_mode", value="full"), "bench mode"),
+        # nothing on paper, but the harness measures otherwise now
+        (_scaled("trap", 1.02), "boot 1 measured again differs: trap"),
+    ],
+)
+def test_find_baseline_says_why_it_cannot_reuse(
+    edit: Callable[[dict[str, Any]], None], said: str
+) -> None:
     records = hf.history(n=3, profiles=("fortress",))
     base = records[1]
-    fp = _fingerprint(base)
-    missing = store.find_baseline(records, fp, hf.sha(9), profile="fortress")
+    found = store.find_baseline(records, _fresh(base, edit), base.commit, profile="fortress")
+    assert found.result is None and said in found.reason
+    assert found.reason.startswith(f"stored run of fortress at {base.commit[:12]}: ")
+
+
+def test_find_baseline_wants_the_boots_and_a_boot_it_can_check() -> None:
+    records = hf.history(n=3, profiles=("fortress",))
+    base = records[1]
+    missing = store.find_baseline(records, _fresh(base), hf.sha(9), profile="fortress")
     assert missing.result is None and "no run of fortress" in missing.reason
-    other_qemu = dataclasses.replace(
-        fp, series=dataclasses.replace(fp.series, qemu_version="8.2.0")
-    )
-    moved = store.find_baseline(records, other_qemu, base.commit, profile="fortress")
-    assert moved.result is None and "QEMU version: 7.2.22 -> 8.2.0" in moved.reason
-    rebuilt = dataclasses.replace(fp, kernel_sha256="0" * 64, ci_tools_version="0.2.0")
-    other = store.find_baseline(records, rebuilt, base.commit, profile="fortress")
-    assert "kernel: 3cf068e4bfcd -> 000000000000" in other.reason
-    assert "ci_tools version: 0.1.0 -> 0.2.0" in other.reason
-    few = store.find_baseline(records, fp, base.commit, profile="fortress", min_boots=16)
+    few = store.find_baseline(records, _fresh(base), base.commit, profile="fortress", min_boots=16)
     assert few.result is None and "has 4 boots, 16 wanted" in few.reason
+    later = Result(first_boots(base.result, 4))
+    later.data["boots"] = [b for b in later.data["boots"] if b["index"] == 3]
+    for bench in later.data["benchmarks"].values():
+        bench["samples"] = [s for s in bench["samples"] if s["boot"] == 3]
+    later.data["boots"][0]["index"] = 9
+    for bench in later.data["benchmarks"].values():
+        for sample in bench["samples"]:
+            sample["boot"] = 9
+    unknown = store.find_baseline(records, later, base.commit, profile="fortress")
+    assert unknown.result is None and "it has no boot 10 to check against" in unknown.reason
+
+
+def test_a_long_reason_is_cut_to_fit_the_manifest() -> None:
+    records = hf.history(n=1, profiles=("fortress",))
+    base = records[0]
+
+    def everything(document: dict[str, Any]) -> None:
+        document["setup"]["qemu"]["version"] = "9" * 600
+        document["target"]["kernel"]["sha256"] = "0" * 64
+        document["setup"]["bench_mode"] = "full"
+        document["setup"]["quick"] = not document["setup"]["quick"]
+
+    found = store.find_baseline(records, _fresh(base, everything), base.commit, profile="fortress")
+    assert len(found.reason) <= store.MAX_REASON and found.reason.endswith("…")
+
+
+def test_a_hostile_record_is_passed_over_not_followed(
+    tmp_path: Path, remote: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Anyone who may push the branch may write it: a deep nest, or a link to a file
+    outside it, is named and skipped."""
+    work = tmp_path / "hostile"
+    subprocess.run(["git", "init", "-q", "-b", store.DEFAULT_BRANCH, str(work)], check=True)
+    (work / "fortress" / "aa").mkdir(parents=True)
+    (work / "fortress" / "aa" / "deep.json").write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    outside = tmp_path / "outside.json"
+    outside.write_bytes(store.encode(hf.history(n=1, profiles=("fortress",))[0]))
+    (work / "fortress" / "aa" / "link.json").symlink_to(outside)
+    who = ["-c", "user.name=x", "-c", "user.email=x@invalid"]
+    commit = [*who, "commit", "-q", "-m", "x"]
+    for args in (["add", "-A"], commit, ["push", "-q", str(remote), "HEAD"]):
+        subprocess.run(["git", *args], cwd=work, check=True)
+    assert branch(tmp_path, remote, "reader").read() == []
+    err = capsys.readouterr().err
+    assert "deep.json skipped" in err and "nested" in err
+    assert "link.json skipped" in err and "link" in err
 
 
 def test_a_broken_record_on_the_branch_is_named_and_passed_over(
