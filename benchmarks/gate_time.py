@@ -147,10 +147,12 @@ def agreement(serial: list[Result], parallel: list[Result]) -> str:
     )
 
 
-def gate(base: str, profiles: list[str], data: Path) -> None:
+def gate(base: str, profiles: list[str], data: Path, *, with_serial: bool = True) -> None:
     label = f"{len(profiles)} profile(s) ({', '.join(profiles)})"
     runs: dict[str, tuple[float, list[Result]]] = {}
-    for name, jobs in (("--jobs 1", 1), ("default jobs", None)):
+    scenarios = [("--jobs 1", 1)] if with_serial else []
+    scenarios.append(("default jobs", None))
+    for name, jobs in scenarios:
         out = data / f"gate-{len(profiles)}-{'serial' if jobs == 1 else 'parallel'}"
         wall = bench_pr(base, profiles, jobs, out)
         results = []
@@ -165,6 +167,8 @@ def gate(base: str, profiles: list[str], data: Path) -> None:
         boots = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
         print(f"{label}, {name}: {wall / 60:.1f} min, {boots} boots per side, "
               f"{measured} boots, {measured / (wall / 60):.1f} boots/min", flush=True)  # fmt: skip
+    if not with_serial:
+        return
     (serial_wall, serial), (parallel_wall, parallel) = runs.values()
     print(f"{label}: parallel/serial wall time {parallel_wall / serial_wall:.2f}; "
           f"{agreement(serial, parallel)}", flush=True)  # fmt: skip
@@ -239,6 +243,8 @@ def main() -> int:
     parser.add_argument("--base", default="main", help="the merge base's branch (default main)")
     parser.add_argument("--profiles", nargs="*", help="default: the config's, then the first")
     parser.add_argument("--skip-gate", action="store_true")
+    parser.add_argument("--skip-serial", action="store_true",
+                        help="time the gate at the default jobs only")  # fmt: skip
     parser.add_argument("--skip-reuse", action="store_true",
                         help="skip bench-pr with and without a stored merge base")  # fmt: skip
     parser.add_argument("--linux-boots", type=int, default=4, help="0: skip the Linux guest")
@@ -250,7 +256,7 @@ def main() -> int:
     if not args.skip_gate:
         every = config_profiles(REPO)
         for profiles in [args.profiles] if args.profiles else [every, every[:1]]:
-            gate(args.base, profiles, args.data)
+            gate(args.base, profiles, args.data, with_serial=not args.skip_serial)
     if not args.skip_reuse:
         reuse(args.base, (args.profiles or config_profiles(REPO))[0], args.data)
         reuse("main", "reference", args.data, linux_profile_repo(args.data))
