@@ -150,7 +150,7 @@ def agreement(serial: list[Result], parallel: list[Result]) -> str:
 def gate(base: str, profiles: list[str], data: Path, *, with_serial: bool = True) -> None:
     label = f"{len(profiles)} profile(s) ({', '.join(profiles)})"
     runs: dict[str, tuple[float, list[Result]]] = {}
-    scenarios = [("--jobs 1", 1)] if with_serial else []
+    scenarios: list[tuple[str, int | None]] = [("--jobs 1", 1)] if with_serial else []
     scenarios.append(("default jobs", None))
     for name, jobs in scenarios:
         out = data / f"gate-{len(profiles)}-{'serial' if jobs == 1 else 'parallel'}"
