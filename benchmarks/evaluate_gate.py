@@ -81,9 +81,8 @@ class Boot:
 
 def collect(data: Path, pools: int, boots: int, chunk: int) -> None:
     """``pools`` runs of ``boots`` boots each (own command line each), in parts."""
-    from ci_tools.bench import run
+    from ci_tools.bench import run, targets
     from ci_tools.boot.qemu import Mode
-    from ci_tools.build import linux_guest
     from ci_tools.host import provision
 
     for k in range(1, pools + 1):
@@ -92,10 +91,10 @@ def collect(data: Path, pools: int, boots: int, chunk: int) -> None:
             if path.exists():
                 continue
             provision.ensure_packages()
-            target = run.GuestTarget(
-                name="linux",
-                kernel=linux_guest.find_linux_kernel(None),
-                cmdline=f"{config.DEFAULT_CMDLINE} ci_tools.eval={k}",
+            # The Linux guest as `bench linux` boots it (its PVH entry), each pool with
+            # a command line of its own.
+            target = targets.linux_target(
+                None, targets.Overrides(cmdline=f"{config.DEFAULT_CMDLINE} ci_tools.eval={k}")
             )
             options = run.BenchOptions(
                 boots=min(chunk, boots - first), first_boot=first, mode=Mode.DETERMINISTIC,
