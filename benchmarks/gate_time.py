@@ -20,7 +20,7 @@ entry), serially and with ``--jobs 2``, and on ``microvm``.
     nice python benchmarks/gate_time.py                       # everything, ~1 hour here
     nice python benchmarks/gate_time.py --profiles balanced   # one profile only
     nice python benchmarks/gate_time.py --skip-gate --linux-boots 4
-    nice python benchmarks/gate_time.py --skip-gate --linux-boots 0 --profiles fortress  # reuse
+    nice python benchmarks/gate_time.py --skip-gate --linux-boots 0 --profiles fortress  # reuse only
 
 With a stored merge base: main's run of the merge base (24 boots, as
 history.yml records it) is put on a history branch in a local bare
@@ -245,8 +245,9 @@ def main() -> int:
     parser.add_argument("--skip-gate", action="store_true")
     parser.add_argument("--skip-serial", action="store_true",
                         help="time the gate at the default jobs only")  # fmt: skip
-    parser.add_argument("--skip-reuse", action="store_true",
-                        help="skip bench-pr with and without a stored merge base")  # fmt: skip
+    parser.add_argument("--reuse", choices=("both", "demo", "linux", "none"), default="both",
+                        help="bench-pr with and without a stored merge base: a profile of "
+                        "this repository, the Linux-guest profile, both or neither")  # fmt: skip
     parser.add_argument("--linux-boots", type=int, default=4, help="0: skip the Linux guest")
     parser.add_argument("--data", type=Path, default=Path(tempfile.mkdtemp(prefix="gate-time-")))
     args = parser.parse_args()
@@ -257,8 +258,9 @@ def main() -> int:
         every = config_profiles(REPO)
         for profiles in [args.profiles] if args.profiles else [every, every[:1]]:
             gate(args.base, profiles, args.data, with_serial=not args.skip_serial)
-    if not args.skip_reuse:
+    if args.reuse in ("both", "demo"):
         reuse(args.base, (args.profiles or config_profiles(REPO))[0], args.data)
+    if args.reuse in ("both", "linux"):
         reuse("main", "reference", args.data, linux_profile_repo(args.data))
     if args.linux_boots:
         linux(args.linux_boots, args.data)
