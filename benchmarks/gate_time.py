@@ -20,7 +20,7 @@ entry), serially and with ``--jobs 2``, and on ``microvm``.
     nice python benchmarks/gate_time.py                       # everything, ~1 hour here
     nice python benchmarks/gate_time.py --profiles balanced   # one profile only
     nice python benchmarks/gate_time.py --skip-gate --linux-boots 4
-    nice python benchmarks/gate_time.py --skip-gate --linux-boots 0 --profiles fortress  # reuse only
+    nice python benchmarks/gate_time.py --skip-gate --linux-boots 0 --reuse linux
 
 With a stored merge base: main's run of the merge base (24 boots, as
 history.yml records it) is put on a history branch in a local bare
