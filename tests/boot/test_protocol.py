@@ -133,3 +133,51 @@ def test_fixture_files_exist() -> None:
         "kevlar-quick-with-skip.log", "linux-init-exits-panic.log",
         "linux-quick-complete.log", "truncated-mid-line.log",
     ]  # fmt: skip
+
+
+def test_a_record_glued_to_other_output_is_split_out() -> None:
+    # A getty prompt and the record share a line when both write to the serial port.
+    out = parse(["BENCH_START s", "login: BENCH getpid 10 3450 345", "BENCH_END"])
+    assert [(s.name, s.iterations, s.total_ns, s.per_iter_ns) for s in out.samples] == [
+        ("getpid", 10, 3450, 345)
+    ]
+    assert not out.malformed and out.incomplete_reason() is None
+
+
+def test_a_negative_extra_is_a_number() -> None:
+    out = parse(["BENCH_START s", "BENCH_EXTRA drift_ns -12.5", "BENCH_EXTRA big 1e-3",
+                 "BENCH_END"])  # fmt: skip
+    assert [(e.name, e.value) for e in out.extras] == [("drift_ns", -12.5), ("big", 0.001)]
+    assert not out.malformed
+
+
+@pytest.mark.parametrize(
+    "record",
+    ["BENCH a 1 5 5", "BENCH_EXTRA x 1", "BENCH_SKIP a why", "BENCH_ROUND 2",
+     "BENCH_PLAN 1 1 a", "BENCH_MODE quick", "BENCH_ERROR late", "BENCH_END"],
+)  # fmt: skip
+def test_every_record_after_end_is_flagged_not_only_bench(record: str) -> None:
+    out = parse(["BENCH_START s", "BENCH a 1 5 5", "BENCH_END", record])
+    assert [(m.line_number, m.why) for m in out.malformed] == [(4, "record after BENCH_END")]
+    assert [s.name for s in out.samples] == ["a"] and not out.extras and not out.skips
+
+
+def test_a_new_bench_start_after_end_begins_a_run() -> None:
+    out = parse(["BENCH_START s", "BENCH_END", "BENCH_START t", "BENCH a 1 5 5"])
+    assert out.suite == "t" and not out.ended and not out.malformed
+
+
+@pytest.mark.parametrize(
+    "banner",
+    ["panicked at src/main.rs:12:5:", "[kevlar] panicked at 'index out of bounds'",
+     "Kernel panic - not syncing: VFS", "KERNEL PANIC: double fault", "PANIC: oops"],
+)
+def test_panic_banners_are_recognised(banner: str) -> None:
+    out = parse(["BENCH_START s", "BENCH a 1 5 5", banner])
+    assert out.panic == banner
+    assert (out.incomplete_reason() or "").startswith("the guest kernel panicked")
+
+
+def test_text_that_only_mentions_panic_is_not_one() -> None:
+    out = parse(["BENCH_START s", "no panic here; PANICS=0", "BENCH_END"])
+    assert out.panic is None and out.incomplete_reason() is None
