@@ -169,8 +169,13 @@ def test_a_new_bench_start_after_end_begins_a_run() -> None:
 
 @pytest.mark.parametrize(
     "banner",
-    ["panicked at src/main.rs:12:5:", "[kevlar] panicked at 'index out of bounds'",
-     "Kernel panic - not syncing: VFS", "KERNEL PANIC: double fault", "PANIC: oops"],
+    [
+        "panicked at src/main.rs:12:5:",
+        "[kevlar] panicked at 'index out of bounds'",
+        "Kernel panic - not syncing: VFS",
+        "KERNEL PANIC: double fault",
+        "PANIC: oops",
+    ],
 )
 def test_panic_banners_are_recognised(banner: str) -> None:
     out = parse(["BENCH_START s", "BENCH a 1 5 5", banner])
