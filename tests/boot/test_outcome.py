@@ -72,9 +72,17 @@ def test_end_marker_is_found_inside_a_kernel_log_line(prefix: str, tmp_path: obj
     assert run.saw_end and run.ending is Ending.STOPPED_AFTER_END and run.wall_s < 20
 
 
-def test_status_exit_codes_are_distinct() -> None:
-    codes = [k.exit_code for k in StatusKind]
-    assert len(set(codes)) == len(codes)
+def test_each_ending_has_its_documented_exit_code() -> None:
+    # The numbers of README's "How a run can end, and exit codes", written out.
+    assert {k: int(k.exit_code) for k in StatusKind} == {
+        StatusKind.COMPLETE: 0, StatusKind.INCOMPLETE: 10, StatusKind.KERNEL_PANIC: 11,
+        StatusKind.GUEST_RESET: 12, StatusKind.HANG: 13, StatusKind.TIMEOUT: 14,
+        StatusKind.QEMU_FAILED: 15, StatusKind.KVM_FAILED: 16, StatusKind.HARNESS_ERROR: 20,
+        StatusKind.INTERRUPTED: 130,
+    }  # fmt: skip
+    assert [k for k in StatusKind if k.is_infrastructure] == [
+        StatusKind.QEMU_FAILED, StatusKind.HARNESS_ERROR,
+    ]  # fmt: skip
     assert Status(kind=StatusKind.COMPLETE).to_dict() == {
         "state": "complete", "kind": "complete", "reason": None,
     }  # fmt: skip
