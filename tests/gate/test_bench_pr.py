@@ -161,7 +161,6 @@ def summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # -- bench-pr ---------------------------------------------------------------------------
 
 
-
 @pytest.mark.parametrize(
     ("first_boot", "jobs", "shard"), [(0, 1, None), (8, 4, Shard(index=1, count=3))]
 )
@@ -179,6 +178,7 @@ def test_bench_command_is_one_the_real_command_line_reads(
     )  # fmt: skip
     assert args.output == (tmp_path / "r.head.json").resolve()
     assert args.shard == (None if shard is None else str(shard))
+
 
 def test_base_and_head_alternate_and_the_base_is_the_merge_base(
     pr_repo: tuple[Path, str, str], tmp_path: Path, summary: Path
