@@ -122,6 +122,19 @@ def test_a_look_alike_by_someone_else_is_not_taken(fake: FakeGitHub, client: api
     assert fake.bodies(REPO, PR)[0].endswith("quoted by a user")
 
 
+def test_our_own_comment_quoting_the_marker_is_not_the_sticky_one(
+    fake: FakeGitHub, client: api.Client
+) -> None:
+    # The bot's other comments may quote the marker (in a code span, say): only a body
+    # that starts with it is the sticky comment.
+    fake.add_comment(REPO, PR, f"the comment is found by `{comment.MARKER}`", login=BOT)
+    ours = fake.add_comment(REPO, PR, f"\n{comment.MARKER}\nold table", login=BOT)
+    assert [c["id"] for c in comment.find_comment(client, REPO, PR, author=BOT)] == [ours]
+    result = comment.upsert_comment(client, REPO, PR, "table", author=BOT)
+    assert (result.action, result.comment_id, result.duplicates) == ("updated", ours, ())
+    assert fake.bodies(REPO, PR)[0] == f"the comment is found by `{comment.MARKER}`"
+
+
 def test_duplicates_update_the_oldest(fake: FakeGitHub, client: api.Client) -> None:
     first = fake.add_comment(REPO, PR, f"{comment.MARKER}\na", login=BOT)
     second = fake.add_comment(REPO, PR, f"{comment.MARKER}\nb", login=BOT)
