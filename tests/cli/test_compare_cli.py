@@ -1,4 +1,5 @@
-"""``python -m ci_tools compare`` and ``cost``: every exit code, the files they write."""
+"""``python -m ci_tools compare``, ``cost`` and ``show``: every exit code (a bug's too),
+the files they write."""
 
 from __future__ import annotations
 
@@ -156,3 +157,35 @@ def test_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert cli.main(["compare", A, SLOW, "--calibration", str(out)]) == 1
     assert cli.main(["calibrate", A, WALL, "-o", str(out)]) == 3
     assert cli.main(["compare", WALL, WALL, "--calibration", str(out)]) == 3
+
+
+def test_show_exits_with_the_worst_ending_of_its_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = suite(np.random.default_rng(5), 2)
+    paths = []
+    for name, status in [
+        ("done.json", None),
+        ("hang.json", {"state": "incomplete", "kind": "hang", "reason": "boot 2: no output"}),
+        ("cut.json", {"state": "incomplete", "kind": "incomplete", "reason": "cut short"}),
+    ]:
+        result = make(values, name=name, status=status)
+        store.save(dict(result.data), tmp_path / name)
+        paths.append(str(tmp_path / name))
+    assert cli.main(["show", paths[0]]) == 0
+    assert cli.main(["show", paths[0], paths[2]]) == 10  # incomplete
+    assert cli.main(["show", *paths]) == 13  # hang is worse than incomplete
+    assert capsys.readouterr().out.count("getpid") >= 3
+
+
+def test_a_bug_exits_20_with_a_traceback_never_a_verdicts_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug in the comparison")
+
+    monkeypatch.setattr(decide, "compare_pairs", broken)  # stands in for a bug
+    assert cli.main(["compare", A, B]) == 20
+    err = capsys.readouterr().err
+    assert "ZeroDivisionError: a bug in the comparison" in err
+    assert "internal error in ci_tools (traceback above)" in err
