@@ -189,10 +189,21 @@ def test_min_effect_per_benchmark_and_default() -> None:
     assert row.min_effect == 0.02
 
 
-def test_wallclock_default_minimum_is_larger() -> None:
-    assert decide.min_effect_for("x", None, "wallclock") > decide.min_effect_for(
-        "x", None, "deterministic"
-    )
+def test_default_minimum_effect_is_1_percent_deterministic_25_percent_wallclock() -> None:
+    # README: "else 1 % in deterministic mode and 25 % in wall-clock mode".
+    assert decide.min_effect_for("x", None, "deterministic") == 0.01
+    assert decide.min_effect_for("x", None, "wallclock") == 0.25
+    base = {"getpid": [345.0] * 8}
+
+    def verdict(factor: float, setup: dict[str, str] | None) -> Verdict:
+        b = make(base, name="b.json", setup=setup)
+        h = make({"getpid": [345.0 * factor] * 8}, name="h.json", setup=setup)
+        floors = {"getpid": 0.001} if setup else None  # a calibration, far below the minimum
+        return verdicts(decide.compare_results([b, h], noise_floors=floors))["getpid"]
+
+    assert verdict(1.10, None) is Verdict.REGRESSION
+    assert verdict(1.10, WALL) is Verdict.NO_CHANGE
+    assert verdict(1.30, WALL) is Verdict.REGRESSION
 
 
 def test_stored_noise_floor_raises_the_threshold() -> None:
