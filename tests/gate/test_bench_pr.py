@@ -558,7 +558,7 @@ def test_results_for_another_commit_are_refused(
 
 
 def test_the_first_look_lets_the_whole_matrix_reach_a_verdict() -> None:
-    from ci_tools.compare import decide, stats
+    from ci_tools.compare import stats
 
     gate = config.GateConfig()
     options = measure.RunOptions(base="a", head="b", pr=1)
@@ -573,9 +573,11 @@ def test_the_first_look_lets_the_whole_matrix_reach_a_verdict() -> None:
     more = config.GateConfig(min_boots=first.boots + 3, max_boots=40)
     assert measure.gate_plan(len(PROFILES), more, options).min_boots == first.boots + 3
     assert measure.gate_plan(len(PROFILES), more, options).max_boots == 40
-    huge = 64
-    needed = stats.boots_needed(huge * 8, decide.DEFAULT_ALPHA / 2)
-    assert measure.gate_plan(huge, gate, options).min_boots == needed
+    # Worked out by hand: the first look spends alpha 0.005 of 0.01; over 32 rows a row
+    # needs p <= 1.56e-4, so C(2n, n) >= 6400: 8 boots (C(16, 8) = 12870, C(14, 7) = 3432).
+    assert (first.boots, first.alpha) == (8, pytest.approx(0.005))
+    # 64 profiles, 512 rows: C(2n, n) >= 102400, so 10 boots (C(20, 10) = 184756).
+    assert measure.gate_plan(64, gate, options).min_boots == 10
 
 
 def test_the_manifest_schema_is_a_valid_json_schema() -> None:
