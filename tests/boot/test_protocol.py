@@ -142,6 +142,8 @@ def test_a_record_glued_to_other_output_is_split_out() -> None:
         ("getpid", 10, 3450, 345)
     ]
     assert not out.malformed and out.incomplete_reason() is None
+    one_char = parse(["BENCH_START s", ">BENCH getpid 10 3450 345", "BENCH_END"])
+    assert [s.name for s in one_char.samples] == ["getpid"] and not one_char.malformed
 
 
 def test_a_negative_extra_is_a_number() -> None:
