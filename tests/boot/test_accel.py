@@ -180,3 +180,46 @@ def test_choose_falls_back_to_tcg_or_fails_when_kvm_does_not_work(
     assert failed.value.exit_code is ExitCode.KVM_FAILED
     with pytest.raises(BadInputError, match="unknown accelerator 'hvf'"):
         accel.choose("hvf", KERNEL)
+
+
+def test_the_test_boot_is_a_kvm_boot_of_the_kernel_on_the_serial_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qemu = stand_in(tmp_path, monkeypatch, 'printf "%s\\n" "$@" > "$0.argv"\n' + WORKS)
+    accel.probe_kvm(KERNEL, seconds=20)
+    assert Path(f"{qemu}.argv").read_text().splitlines() == [
+        "-accel", "kvm", "-cpu", "host", "-m", "256", "-nodefaults", "-no-user-config",
+        "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
+        "-kernel", str(KERNEL),
+        "-append", "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 loglevel=7",
+    ]  # fmt: skip
+
+
+def test_each_kernel_gets_its_own_cached_verdict_and_the_probe_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    qemu = stand_in(tmp_path, monkeypatch, 'echo "$@" >> "$0.boots"\n' + WORKS)
+    accel.kvm_verdict(KERNEL)
+    accel.kvm_verdict(Path("/boot/other"))
+    accel.kvm_verdict(KERNEL)
+    boots = Path(f"{qemu}.boots").read_text().splitlines()
+    assert [b.split(" -kernel ")[1].split()[0] for b in boots] == [str(KERNEL), "/boot/other"]
+    probe = tmp_path / "cache" / "kvm-probe"
+    assert sorted(p.suffix for p in probe.iterdir()) == [".json", ".json", ".lock", ".lock"]
+    assert all(len(p.stem) == 16 for p in probe.iterdir())
+    assert capsys.readouterr().err.count("probing KVM with a 8 s test boot") == 2
+
+
+def test_choose_says_how_to_fix_a_wrong_accelerator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stand_in(tmp_path, monkeypatch, NO_ACCESS)
+    with pytest.raises(BadInputError) as bad:
+        accel.choose("xen", KERNEL)
+    assert bad.value.hint == "use --accel auto, kvm or tcg"
+    with pytest.raises(RunFailed) as failed:
+        accel.choose("kvm", KERNEL)
+    assert failed.value.hint == "use --accel auto (falls back to TCG) or --accel tcg"
+    capsys.readouterr()
+    accelerator, reason = accel.choose("auto", KERNEL)
+    assert accelerator == "tcg" and f"accelerator: {reason}" in capsys.readouterr().err
