@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Mutation testing of ci_tools' core with mutmut (``nox -s mutants``).
 
-    python .ci/mutants.py                            # the whole core (pyproject's [tool.mutmut])
-    python .ci/mutants.py ci_tools/boot/accel.py     # one file (or several)
-    python .ci/mutants.py --survivors                # only what did not die last time
+    python .ci/mutants.py                            # the core (pyproject's [tool.mutmut]):
+                                                     # the mutants without a result yet
+    python .ci/mutants.py ci_tools/boot/accel.py     # every mutant of one file (or several)
+    python .ci/mutants.py --survivors [FILE...]      # only what was not killed last time
+    python .ci/mutants.py --all                      # every mutant of the core again
 
 mutmut copies the tree to mutants/, makes every small plausible bug (a flipped
 comparison, a changed constant, a dropped argument) in the files of
 ``only_mutate``, and runs the unit tests that reach each mutated function.  Its
-results stay in mutants/: ``--survivors`` runs again only the mutants that were
-not killed (after new tests), ``mutmut show NAME`` prints one.  The mutants that
+results stay in mutants/: a bare run tests only mutants without a result (new or
+changed functions), ``--survivors`` runs again the mutants that were not killed
+(after new tests), ``mutmut show NAME`` prints one.  The mutants that
 no test can kill, because they do not change what the code does, are listed with
 their reasons in .ci/mutants-equivalent.txt; they are counted apart.
 """
@@ -71,18 +74,21 @@ def main() -> int:
     parser.add_argument("files", nargs="*", help="files of the core (default: all of it)")
     parser.add_argument("--survivors", action="store_true",
                         help="run only the mutants that were not killed last time")  # fmt: skip
+    parser.add_argument("--all", action="store_true", help="run every mutant again")
     args = parser.parse_args()
     scope = core()
     files = args.files or scope
     outside = [f for f in files if f not in scope]
     if outside:
         parser.error(f"not in [tool.mutmut] only_mutate of pyproject.toml: {', '.join(outside)}")
-    if args.survivors:
+    if args.survivors:  # again, those that were not killed
         names = [n for n, code in results(files).items() if code not in KILLED]
-    else:
+    elif args.files or args.all:  # again, every mutant of these files
         names = [f"{module(f)}.*" for f in files]
+    else:  # incremental: mutmut runs only the mutants without a result (new or changed code)
+        names = []
     started = time.monotonic()
-    if names:
+    if names or not args.survivors:
         mutmut = Path(sys.executable).parent / "mutmut"
         run = subprocess.run([str(mutmut), "run", *names], cwd=ROOT, check=False)
         if run.returncode != 0:
