@@ -4,7 +4,11 @@ the files they write."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +16,7 @@ import pytest
 
 from ci_tools import cli
 from ci_tools.compare import decide
+from ci_tools.errors import BadInputError, ExitCode, RunFailed
 from ci_tools.results import store
 
 from conftest import FIXTURES, REPO, make, suite
@@ -189,3 +194,61 @@ def test_a_bug_exits_20_with_a_traceback_never_a_verdicts_code(
     err = capsys.readouterr().err
     assert "ZeroDivisionError: a bug in the comparison" in err
     assert "internal error in ci_tools (traceback above)" in err
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "said"),
+    [
+        (KeyboardInterrupt(), 130, "error: interrupted"),
+        (RunFailed("the guest hung", exit_code=ExitCode.HANG), 13, "error: the guest hung"),
+        (BadInputError("no such file", hint="pass one"), 3, "error: no such file\n  fix: pass one"),
+    ],
+)
+def test_main_turns_each_ending_into_its_exit_code_and_message(
+    raised: BaseException, code: int, said: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(decide, "compare_pairs", stopped)
+    assert cli.main(["compare", A, B]) == code
+    assert said in capsys.readouterr().err
+
+
+def test_sigterm_ends_a_command_as_an_interruption(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def terminated(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+
+    monkeypatch.setattr(decide, "compare_pairs", terminated)
+    try:
+        assert cli.main(["compare", A, B]) == 130
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert "error: terminated by SIGTERM" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_ends_the_command_quietly(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def closed(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError
+
+    monkeypatch.setattr(decide, "compare_pairs", closed)
+    saved = os.dup(1)
+    try:
+        assert cli.main(["compare", A, B]) == 128 + signal.SIGPIPE
+        print("after the pipe closed", flush=True)  # goes to /dev/null now
+        assert os.path.samefile(f"/proc/self/fd/{sys.stdout.fileno()}", os.devnull)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert capfd.readouterr().err == ""
+
+
+def test_main_reads_sys_argv_without_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["ci-tools", "compare", A, SLOW])
+    assert cli.main() == 1
