@@ -209,3 +209,31 @@ def test_noise_floor_of_a_layout_mixture_matches_a_brute_force_a_a(boots: int) -
     assert all(e is not None for e in estimates)
     median = float(np.median([e for e in estimates if e is not None]))
     assert 0.6 * truth <= median <= 1.6 * truth, (median, truth)
+
+
+def test_bad_samples_are_named() -> None:
+    with pytest.raises(ValueError, match=r"^expected a non-empty one-dimensional sample$"):
+        stats.hodges_lehmann_log_ratio([[1.0, 2.0]], [1.0])
+    with pytest.raises(ValueError, match=r"^expected a non-empty one-dimensional sample$"):
+        stats.extreme_shift([], [1.0])
+    with pytest.raises(ValueError, match=r"^samples must be positive, finite durations$"):
+        stats.extreme_shift([1.0, float("inf")], [1.0])
+    # No boots on a side: no p-value below 1 (math.comb would say 1 / 1 there too).
+    assert stats.min_attainable_p(0, 4) == stats.min_attainable_p(4, 0) == 1.0
+    assert stats.min_attainable_p(1, 4) == pytest.approx(1 / 5)
+
+
+def test_extreme_shift_is_the_largest_pairwise_log_ratio_either_way() -> None:
+    # Pairs head/base: 2/1, 2/4, 3/1, 3/4: log ratios ln 3 at most, ln(1/2) at least.
+    assert stats.extreme_shift([1.0, 4.0], [2.0, 3.0]) == pytest.approx(math.log(3))
+    assert stats.extreme_shift([2.0, 3.0], [1.0, 4.0]) == pytest.approx(math.log(3))
+    assert stats.extreme_shift([10.0, 11.0], [1.0, 12.0]) == pytest.approx(math.log(11))
+    assert stats.extreme_shift([5.0], [5.0]) == 0.0
+
+
+def test_boots_needed_counts_from_two_and_stops_at_its_limit() -> None:
+    assert stats.boots_needed(1, 0.5) == 2  # 1/6 <= 0.5 with 2 boots (1 boot would give 1/2)
+    assert stats.boots_needed(1, 1 / 6) == 2  # exactly attained counts
+    assert stats.boots_needed(1, 0.01, limit=4) == 4  # none up to 4: the limit
+    assert stats.boots_needed(1, 1 / 70) == 4  # C(8, 4) = 70, exactly
+    assert stats.boots_needed(1, 1e-40) == stats.MAX_BOOTS == 64  # C(128, 64) < 1e40
