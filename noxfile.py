@@ -45,3 +45,10 @@ def floors(session: nox.Session) -> None:
     session.install("-e", ".", "pytest", "pytest-timeout", *pins)
     session.run("python", "-m", "pytest", "tests/compare", "tests/report", "-m", "not integration",
                 "-p", "no:cacheprovider", *session.posargs)  # fmt: skip
+
+
+@nox.session(python=False, tags=["mutants"])
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of the core with mutmut; args: files of the core (default: all of it),
+    --survivors to run again only what was not killed (.ci/mutants.py)."""
+    session.run(sys.executable, ".ci/mutants.py", *session.posargs, external=True)

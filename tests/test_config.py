@@ -294,3 +294,84 @@ def test_gate_section_mistakes_are_named(tmp_path: Path) -> None:
     )
     assert any(p.startswith("gate.inconclusive: 'pass' is not one of") for p in problems)
     assert "gate.max_boot: unknown key (did you mean 'max_boots'?)" in problems
+
+
+def _refusal(path: Path) -> tuple[str, str | None]:
+    with pytest.raises(BadInputError) as caught:
+        config.load(path)
+    return caught.value.message.replace(str(path.parent), "<dir>"), caught.value.hint
+
+
+HINT = "see schemas/config-v1.schema.json for every key and what it means"
+
+
+def test_each_semantic_problem_reads_in_full(tmp_path: Path) -> None:
+    profile = '[profiles.a]\ntarget = "t"\nfeatures = []\n'
+    cases = {
+        'guest = "linux"\nimage = "k"': 'profiles.a.bench: build and image have no effect with '
+        'guest = "linux" (the reference Linux kernel is booted); remove them or use '
+        'guest = "kernel"',
+        'guest = "linux"\nbuild = { cargo = true }': 'profiles.a.bench: build and image have no '
+        'effect with guest = "linux" (the reference Linux kernel is booted); remove them or use '
+        'guest = "kernel"',
+        'guest = "linux"\nsuite = "kernel"': 'profiles.a.bench: suite = "kernel" needs guest = '
+        '"kernel": the reference Linux guest has no bench of its own',
+        'guest = "kernel"\nargs = "build"\nsuite = "kernel"\n'
+        'build = { cargo = true, env = { INIT_SCRIPT = "/bin/bench" } }': 'profiles.a.bench: '
+        'args = "build" needs {bench_args} in a build env value, e.g. env = { INIT_SCRIPT = '
+        '"/bin/bench {bench_args}" }',
+    }  # fmt: skip
+    for i, (bench, problem) in enumerate(cases.items()):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        path = write_config(folder, f"{profile}[profiles.a.bench]\n{bench}\n")
+        assert _refusal(path) == (f"<dir>/ci_tools.toml: 1 problem(s):\n  - {problem}", HINT)
+    # The placeholder in the build's env is what args = "build" needs.
+    fine = tmp_path / "fine"
+    fine.mkdir()
+    config.load(write_config(fine, f'{profile}[profiles.a.bench]\nguest = "kernel"\nargs = '
+                             '"build"\nsuite = "kernel"\nbuild = { cargo = true, env = { '
+                             'INIT_SCRIPT = "/bin/bench {bench_args}" } }\n'))  # fmt: skip
+
+
+def test_kernel_folders_must_exist(tmp_path: Path) -> None:
+    path = tmp_path / "ci_tools.toml"
+    path.write_text('[kernel]\ncrate = "."\nworkdir = "nope"\n[profiles.a]\ntarget = "t"\n'
+                    "features = []\n")  # fmt: skip
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "k"\nversion = "0.0.0"\n')
+    assert _refusal(path) == (
+        "<dir>/ci_tools.toml: 1 problem(s):\n  - kernel.workdir: <dir>/nope is not a folder",
+        HINT,
+    )
+    (tmp_path / "nope").mkdir()
+    assert config.load(path).kernel.workdir == tmp_path / "nope"
+    (tmp_path / "Cargo.toml").unlink()
+    assert _refusal(path)[0] == (
+        "<dir>/ci_tools.toml: 1 problem(s):\n  - kernel.crate: <dir>/Cargo.toml does not exist"
+    )
+    assert config.load(path, check_paths=False).kernel.crate_dir == tmp_path
+
+
+def test_gate_budget_may_equal_the_first_look_not_be_below_it(tmp_path: Path) -> None:
+    body = '[profiles.a]\ntarget = "t"\nfeatures = []\n[gate]\nmin_boots = {}\nmax_boots = 9\n'
+    assert config.load(write_config(tmp_path, body.replace("{}", "9"))).gate.max_boots == 9
+    assert _refusal(write_config(tmp_path, body.replace("{}", "10"))) == (
+        "<dir>/ci_tools.toml: 1 problem(s):\n  - gate: min_boots (10) is above max_boots (9): "
+        "the budget must allow the first look",
+        HINT,
+    )
+
+
+def test_a_toml_error_and_an_unknown_profile_say_how_to_fix_them(tmp_path: Path) -> None:
+    path = tmp_path / "ci_tools.toml"
+    path.write_text("[kernel\n")
+    message, hint = _refusal(path)
+    assert message.startswith("<dir>/ci_tools.toml: not valid TOML: ")
+    assert hint == "fix the syntax at the line shown"
+    loaded = config.load(REPO / "ci_tools.toml")
+    with pytest.raises(BadInputError) as caught:
+        loaded.profile("x")
+    assert caught.value.message == f"{REPO / 'ci_tools.toml'}: no profile 'x'"
+    assert caught.value.hint == (
+        "profiles in this config: fortress, balanced, performance, ludicrous"
+    )

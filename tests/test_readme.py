@@ -14,10 +14,25 @@ from conftest import REPO
 README = (REPO / "README.md").read_text()
 
 
+# Words each exit code's row of the README must hold: the table says what the code means.
+MEANINGS = {
+    ExitCode.OK: "success", ExitCode.REGRESSION: "regressed",
+    ExitCode.INCONCLUSIVE: "inconclusive", ExitCode.BAD_INPUT: "bad input",
+    ExitCode.SETUP: "set-up", ExitCode.BUILD_FAILED: "build failed",
+    ExitCode.INCOMPLETE: "incomplete", ExitCode.KERNEL_PANIC: "panicked",
+    ExitCode.GUEST_RESET: "reset", ExitCode.HANG: "hang", ExitCode.TIMEOUT: "timeout",
+    ExitCode.QEMU_FAILED: "QEMU failed", ExitCode.KVM_FAILED: "KVM was requested",
+    ExitCode.HARNESS: "a bug in ci_tools", ExitCode.GITHUB_API: "GitHub API",
+    ExitCode.INTERRUPTED: "interrupted",
+}  # fmt: skip
+
+
 def test_exit_code_table_matches_exit_codes() -> None:
     section = README.split("## How a run can end, and exit codes", 1)[1].split("\n## ", 1)[0]
-    documented = {int(m) for m in re.findall(r"^\| (\d+) \|", section, re.MULTILINE)}
-    assert documented == {int(code) for code in ExitCode}
+    rows = re.findall(r"^\| (\d+) \| (.*) \|$", section, re.MULTILINE)
+    assert [int(code) for code, _ in rows] == [int(code) for code in ExitCode]
+    for code, meaning in rows:
+        assert MEANINGS[ExitCode(int(code))] in meaning, (code, meaning)
 
 
 def test_every_cli_command_is_documented() -> None:

@@ -115,7 +115,30 @@ class FakeSession:
 
     def run(self, program: str, *args: str, external: bool = False) -> None:
         assert program == sys.executable and external
+        if args[:2] == ("-m", "ci_tools"):
+            # As `python -m ci_tools` would read it: a command it refuses fails here.
+            build_parser().parse_args(cli_history.with_default_action(list(args[2:])))
         self.commands.append(list(args))
+
+
+@pytest.mark.parametrize("posargs", [(), ("--quick", "--boots", "3")])
+def test_every_session_runs_commands_the_real_command_line_accepts(
+    registry: dict[str, Any], posargs: tuple[str, ...]
+) -> None:
+    sessions.register(REPO / "ci_tools.toml")
+    takes = {"compare": ("base.json", "head.json"), "history": ("results/",),
+             "bench-host": posargs[:1]}  # fmt: skip
+    for name, entry in registry.items():
+        no_args = name.startswith(("check-", "clippy", "fmt")) or name == "setup"
+        session = FakeSession(posargs=() if no_args else takes.get(name, posargs))
+        entry.func(session)  # FakeSession parses each command
+        assert session.commands, name
+    bench = FakeSession(posargs=posargs)
+    registry["bench-balanced"].func(bench)
+    args = build_parser().parse_args(bench.commands[0][2:])
+    assert (args.command, args.target, args.name) == ("bench", "profile", "balanced")
+    assert args.config == REPO / "ci_tools.toml"
+    assert args.boots == (3 if posargs else 1) and args.quick is (True if posargs else None)
 
 
 def test_bench_all_runs_every_profile_then_the_cost_table(registry: dict[str, Any]) -> None:

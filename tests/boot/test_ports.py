@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ci_tools.boot import ports, qemu, vms
-from ci_tools.errors import BadInputError, ExitCode
+from ci_tools.errors import BadInputError, ExitCode, SetupError
 from ci_tools.host import provision
 from ci_tools.results import store
 
@@ -74,7 +74,7 @@ def test_someone_elses_process_is_named_and_survives(
     listener: tuple[subprocess.Popen[bytes], int], tmp_path: Path
 ) -> None:
     child, port = listener
-    with pytest.raises(Exception, match=rf"port {port} .* in use by pid {child.pid}") as info:
+    with pytest.raises(SetupError, match=rf"port {port} .* in use by pid {child.pid}") as info:
         ports.claim((ports.Forward(host=port, guest=22),), tmp_path)
     assert "0:22" in str(info.value)  # the fix offers an automatic port
     assert child.poll() is None
@@ -142,7 +142,7 @@ def test_live_qemu_of_another_harness_is_left_alone(tmp_path: Path) -> None:
     port = free_port()
     live, name = _start_fake_stale_qemu(port, owner=os.getpid())  # its owner is alive
     try:
-        with pytest.raises(Exception, match=rf"in use by pid {live.pid}"):
+        with pytest.raises(SetupError, match=rf"in use by pid {live.pid}"):
             ports.claim((ports.Forward(host=port, guest=22),), vms.runtime_dir())
         assert live.poll() is None
     finally:

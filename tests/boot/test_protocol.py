@@ -133,3 +133,133 @@ def test_fixture_files_exist() -> None:
         "kevlar-quick-with-skip.log", "linux-init-exits-panic.log",
         "linux-quick-complete.log", "truncated-mid-line.log",
     ]  # fmt: skip
+
+
+def test_a_record_glued_to_other_output_is_split_out() -> None:
+    # A getty prompt and the record share a line when both write to the serial port.
+    out = parse(["BENCH_START s", "login: BENCH getpid 10 3450 345", "BENCH_END"])
+    assert [(s.name, s.iterations, s.total_ns, s.per_iter_ns) for s in out.samples] == [
+        ("getpid", 10, 3450, 345)
+    ]
+    assert not out.malformed and out.incomplete_reason() is None
+    one_char = parse(["BENCH_START s", ">BENCH getpid 10 3450 345", "BENCH_END"])
+    assert [s.name for s in one_char.samples] == ["getpid"] and not one_char.malformed
+
+
+def test_a_negative_extra_is_a_number() -> None:
+    out = parse(["BENCH_START s", "BENCH_EXTRA drift_ns -12.5", "BENCH_EXTRA big 1e-3",
+                 "BENCH_END"])  # fmt: skip
+    assert [(e.name, e.value) for e in out.extras] == [("drift_ns", -12.5), ("big", 0.001)]
+    assert not out.malformed
+
+
+@pytest.mark.parametrize(
+    "record",
+    ["BENCH a 1 5 5", "BENCH_EXTRA x 1", "BENCH_SKIP a why", "BENCH_ROUND 2",
+     "BENCH_PLAN 1 1 a", "BENCH_MODE quick", "BENCH_ERROR late", "BENCH_END"],
+)  # fmt: skip
+def test_every_record_after_end_is_flagged_not_only_bench(record: str) -> None:
+    out = parse(["BENCH_START s", "BENCH a 1 5 5", "BENCH_END", record])
+    assert [(m.line_number, m.why) for m in out.malformed] == [(4, "record after BENCH_END")]
+    assert [s.name for s in out.samples] == ["a"] and not out.extras and not out.skips
+
+
+def test_a_new_bench_start_after_end_begins_a_run() -> None:
+    out = parse(["BENCH_START s", "BENCH_END", "BENCH_START t", "BENCH a 1 5 5"])
+    assert out.suite == "t" and not out.ended and not out.malformed
+
+
+@pytest.mark.parametrize(
+    "banner",
+    [
+        "panicked at src/main.rs:12:5:",
+        "[kevlar] panicked at 'index out of bounds'",
+        "Kernel panic - not syncing: VFS",
+        "KERNEL PANIC: double fault",
+        "PANIC: oops",
+    ],
+)
+def test_panic_banners_are_recognised(banner: str) -> None:
+    out = parse(["BENCH_START s", "BENCH a 1 5 5", banner])
+    assert out.panic == banner
+    assert (out.incomplete_reason() or "").startswith("the guest kernel panicked")
+
+
+def test_text_that_only_mentions_panic_is_not_one() -> None:
+    out = parse(["BENCH_START s", "no panic here; PANICS=0", "BENCH_END"])
+    assert out.panic is None and out.incomplete_reason() is None
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("BENCH getpid 10 3450", "expected 'BENCH <name> <iters> <total_ns> <per_iter_ns>' with "
+         "integers"),
+        ("BENCH_START two words", "expected 'BENCH_START [suite]'"),
+        ("BENCH_MODE", "expected 'BENCH_MODE <quick|full>'"),
+        ("BENCH_PLAN 1 getpid", "expected 'BENCH_PLAN <rounds> <count> <name,name,...>'"),
+        ("BENCH_ROUND one", "expected 'BENCH_ROUND <k>'"),
+        ("BENCH_EXTRA pipe", "expected 'BENCH_EXTRA <name> <number>'"),
+        ("BENCH_SKIP", "expected 'BENCH_SKIP <name> <reason>'"),
+        ("BENCH_END now", "expected 'BENCH_END' alone on its line"),
+        ("BENCH_EXTRA pipe 1e999", "the value is not a finite number"),
+        ("BENCH getpid 0 0 0", "zero iterations"),
+        ("BENCH_PLAN 1 2 getpid", "announces 2 benchmarks but names 1"),
+        ("BENCH_START again", "second BENCH_START before BENCH_END"),
+        ("BENCH_FROB x", "unknown record type BENCH_FROB"),
+    ],
+)  # fmt: skip
+def test_each_malformed_record_says_what_was_expected(line: str, why: str) -> None:
+    out = parse(["BENCH_START s", line, "BENCH_END"])
+    assert [(m.line_number, m.text, m.why) for m in out.malformed] == [(2, line, why)]
+    assert out.incomplete_reason() == (
+        f"1 malformed BENCH line(s); first at console line 2: {line!r} ({why})"
+    )
+    assert not out.samples and not out.extras and out.plan is None and out.suite == "s"
+
+
+def test_a_record_before_the_start_keeps_its_text() -> None:
+    out = parse(["BENCH a 1 5 5", "BENCH_START s", "BENCH_END"])
+    assert [(m.line_number, m.text) for m in out.malformed] == [(1, "BENCH a 1 5 5")]
+
+
+def test_the_reason_names_the_first_five_missing_and_counts_the_rest() -> None:
+    names = ["a", "b", "c", "d", "e", "f", "g"]
+    out = parse(["BENCH_START s", f"BENCH_PLAN 1 7 {','.join(names)}", "BENCH_END"])
+    assert out.incomplete_reason() == (
+        "fewer results than BENCH_PLAN announced: missing a (round 1), b (round 1), "
+        "c (round 1), d (round 1), e (round 1) and 2 more"
+    )
+    five = parse(["BENCH_START s", "BENCH_PLAN 1 5 a,b,c,d,e", "BENCH_END"])
+    assert (five.incomplete_reason() or "").endswith("e (round 1)")
+    errors = parse(["BENCH_START s", "BENCH_ERROR one", "BENCH_ERROR two ", "BENCH_END"])
+    assert errors.incomplete_reason() == "the bench binary reported an error: one; two"
+
+
+def test_skips_and_extras_count_rounds_by_repetition_and_follow_round_markers() -> None:
+    out = parse(["BENCH_START kevlar", "BENCH_SKIP fork why", "BENCH_EXTRA mbps 1",
+                 "BENCH_SKIP fork  again ", "BENCH_EXTRA mbps 2", "BENCH_SKIP stat",
+                 "BENCH_ROUND 7", "BENCH_EXTRA mbps 3", "BENCH a 1 5 5", "BENCH_END"])  # fmt: skip
+    assert [(s.name, s.round, s.reason) for s in out.skips] == [
+        ("fork", 1, "why"), ("fork", 2, "again"), ("stat", 1, ""),
+    ]  # fmt: skip
+    assert [(e.round, e.value) for e in out.extras] == [(1, 1.0), (2, 2.0), (7, 3.0)]
+    assert [(s.name, s.round) for s in out.samples] == [("a", 7)]
+
+
+def test_lone_carriage_returns_split_lines_and_kernel_lines_stay_whole() -> None:
+    assert clean_console("BENCH_START s\rBENCH a 1 5 5\r\nBENCH_END") == [
+        "BENCH_START s", "BENCH a 1 5 5", "BENCH_END",
+    ]  # fmt: skip
+    # Two kernel messages cut one user-space line: both halves before them are kept.
+    raw = "BENCH a[    1.0] one\nBENCH_b[    2.0] two\n 1 5 5\n"
+    assert clean_console(raw) == ["[    1.0] one", "[    2.0] two", "BENCH aBENCH_b 1 5 5", ""]
+    assert clean_console("BENCH a[    1.0] cut") == ["[    1.0] cut", "BENCH a"]
+
+
+def test_only_a_last_line_without_newline_is_cut() -> None:
+    assert parse_console("BENCH_START s\nBENCH_END\n").cut_line is None
+    assert parse_console("BENCH_START s\nBENCH_END\r").cut_line is None
+    cut = parse_console("BENCH_START s\nBENCH a 1")
+    assert cut.cut_line == "BENCH a 1" and not cut.malformed
+    assert parse_console("").cut_line is None and parse_console("x\n\n").cut_line is None

@@ -1,9 +1,14 @@
-"""``python -m ci_tools compare`` and ``cost``: every exit code, the files they write."""
+"""``python -m ci_tools compare``, ``cost`` and ``show``: every exit code (a bug's too),
+the files they write."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +16,7 @@ import pytest
 
 from ci_tools import cli
 from ci_tools.compare import decide
+from ci_tools.errors import BadInputError, ExitCode, RunFailed
 from ci_tools.results import store
 
 from conftest import FIXTURES, REPO, make, suite
@@ -64,9 +70,12 @@ def test_exit_3_deterministic_against_wallclock(capsys: pytest.CaptureFixture[st
 
 
 def test_force_compares_anyway_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["compare", A, WALL, "--force"])
-    assert code in (0, 1, 2)
-    assert "COMPARED DESPITE DIFFERENCES (--force): mode differs" in capsys.readouterr().out
+    # A wall-clock side without a calibration can show no regression (its drift between
+    # runs is unknown): the forced table is inconclusive, exit 2.
+    assert cli.main(["compare", A, WALL, "--force"]) == 2
+    out = capsys.readouterr().out
+    assert "COMPARED DESPITE DIFFERENCES (--force): mode differs" in out
+    assert "wall-clock drift between runs is unknown" in out
 
 
 def test_exit_3_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -153,3 +162,93 @@ def test_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert cli.main(["compare", A, SLOW, "--calibration", str(out)]) == 1
     assert cli.main(["calibrate", A, WALL, "-o", str(out)]) == 3
     assert cli.main(["compare", WALL, WALL, "--calibration", str(out)]) == 3
+
+
+def test_show_exits_with_the_worst_ending_of_its_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = suite(np.random.default_rng(5), 2)
+    paths = []
+    for name, status in [
+        ("done.json", None),
+        ("hang.json", {"state": "incomplete", "kind": "hang", "reason": "boot 2: no output"}),
+        ("cut.json", {"state": "incomplete", "kind": "incomplete", "reason": "cut short"}),
+    ]:
+        result = make(values, name=name, status=status)
+        store.save(dict(result.data), tmp_path / name)
+        paths.append(str(tmp_path / name))
+    assert cli.main(["show", paths[0]]) == 0
+    assert cli.main(["show", paths[0], paths[2]]) == 10  # incomplete
+    assert cli.main(["show", *paths]) == 13  # hang is worse than incomplete
+    assert capsys.readouterr().out.count("getpid") >= 3
+
+
+def test_a_bug_exits_20_with_a_traceback_never_a_verdicts_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug in the comparison")
+
+    monkeypatch.setattr(decide, "compare_pairs", broken)  # stands in for a bug
+    assert cli.main(["compare", A, B]) == 20
+    err = capsys.readouterr().err
+    assert "ZeroDivisionError: a bug in the comparison" in err
+    assert "internal error in ci_tools (traceback above)" in err
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "said"),
+    [
+        (KeyboardInterrupt(), 130, "error: interrupted"),
+        (RunFailed("the guest hung", exit_code=ExitCode.HANG), 13, "error: the guest hung"),
+        (BadInputError("no such file", hint="pass one"), 3, "error: no such file\n  fix: pass one"),
+    ],
+)
+def test_main_turns_each_ending_into_its_exit_code_and_message(
+    raised: BaseException, code: int, said: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(decide, "compare_pairs", stopped)
+    assert cli.main(["compare", A, B]) == code
+    assert said in capsys.readouterr().err
+
+
+def test_sigterm_ends_a_command_as_an_interruption(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def terminated(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+
+    monkeypatch.setattr(decide, "compare_pairs", terminated)
+    try:
+        assert cli.main(["compare", A, B]) == 130
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert "error: terminated by SIGTERM" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_ends_the_command_quietly(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def closed(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError
+
+    monkeypatch.setattr(decide, "compare_pairs", closed)
+    saved = os.dup(1)
+    try:
+        assert cli.main(["compare", A, B]) == 128 + signal.SIGPIPE
+        print("after the pipe closed", flush=True)  # goes to /dev/null now
+        assert os.path.samefile(f"/proc/self/fd/{sys.stdout.fileno()}", os.devnull)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert capfd.readouterr().err == ""
+
+
+def test_main_reads_sys_argv_without_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["ci-tools", "compare", A, SLOW])
+    assert cli.main() == 1

@@ -189,10 +189,21 @@ def test_min_effect_per_benchmark_and_default() -> None:
     assert row.min_effect == 0.02
 
 
-def test_wallclock_default_minimum_is_larger() -> None:
-    assert decide.min_effect_for("x", None, "wallclock") > decide.min_effect_for(
-        "x", None, "deterministic"
-    )
+def test_default_minimum_effect_is_1_percent_deterministic_25_percent_wallclock() -> None:
+    # README: "else 1 % in deterministic mode and 25 % in wall-clock mode".
+    assert decide.min_effect_for("x", None, "deterministic") == 0.01
+    assert decide.min_effect_for("x", None, "wallclock") == 0.25
+    base = {"getpid": [345.0] * 8}
+
+    def verdict(factor: float, setup: dict[str, str] | None) -> Verdict:
+        b = make(base, name="b.json", setup=setup)
+        h = make({"getpid": [345.0 * factor] * 8}, name="h.json", setup=setup)
+        floors = {"getpid": 0.001} if setup else None  # a calibration, far below the minimum
+        return verdicts(decide.compare_results([b, h], noise_floors=floors))["getpid"]
+
+    assert verdict(1.10, None) is Verdict.REGRESSION
+    assert verdict(1.10, WALL) is Verdict.NO_CHANGE
+    assert verdict(1.30, WALL) is Verdict.REGRESSION
 
 
 def test_stored_noise_floor_raises_the_threshold() -> None:
@@ -288,6 +299,19 @@ def test_other_qemu_version_and_iterations_are_refused() -> None:
     assert "iteration count of getpid differs: a.json [10000], b.json [20000]" in problems
 
 
+def test_every_setup_difference_is_named() -> None:
+    a = make({"getpid": [345.0] * 8}, name="a.json")
+    data = copy.deepcopy(dict(a.data))
+    data["setup"]["qemu"].update(machine="q35", memory_mb=1024)
+    problems = inputs.incompatibilities(a, Result(data, Path("b.json")))
+    assert problems == [
+        "QEMU machine differs: a.json pc, b.json q35",
+        "guest memory (MiB) differs: a.json 512, b.json 1024",
+    ]
+    with pytest.raises(BadInputError, match="guest memory"):
+        decide.compare_results([a, Result(data, Path("b.json"))])
+
+
 def test_wallclock_needs_the_same_host_cpu_deterministic_does_not() -> None:
     values = {"getpid": [345.0] * 8}
     a = make(values, name="a.json")
@@ -379,6 +403,61 @@ def test_incomplete_run_makes_the_table_inconclusive() -> None:
     assert c.exit_code is ExitCode.INCONCLUSIVE
     row = next(r for r in c.rows if r.benchmark == "stat")
     assert "the run ended early" in row.reason
+
+
+def test_an_incomplete_run_alone_makes_the_exit_code_inconclusive() -> None:
+    # Every row is "no change": only the head's status tells that a boot did not finish.
+    values = suite(np.random.default_rng(21), 8)
+    status = {"state": "incomplete", "kind": "hang", "reason": "boot 8 of 8: no output"}
+    c = decide.compare_results(
+        [make(values, name="b.json"), make(values, name="h.json", status=status)]
+    )
+    assert set(verdicts(c).values()) == {Verdict.NO_CHANGE}
+    assert c.incomplete == ("h.json: hang: boot 8 of 8: no output",)
+    assert c.exit_code is ExitCode.INCONCLUSIVE
+    complete = decide.compare_results([make(values, name="b.json"), make(values, name="h.json")])
+    assert complete.exit_code is ExitCode.OK
+
+
+def test_verdict_exit_code_of_rows_alone() -> None:
+    assert model.verdict_exit_code([Verdict.NO_CHANGE, Verdict.NEW]) is ExitCode.OK
+    assert model.verdict_exit_code([Verdict.IMPROVEMENT]) is ExitCode.OK
+    assert model.verdict_exit_code([Verdict.NO_CHANGE], incomplete=True) is ExitCode.INCONCLUSIVE
+    assert model.verdict_exit_code([Verdict.INCONCLUSIVE]) is ExitCode.INCONCLUSIVE
+    assert (
+        model.verdict_exit_code([Verdict.INCONCLUSIVE, Verdict.REGRESSION], incomplete=True)
+        is ExitCode.REGRESSION
+    )
+
+
+def test_a_benchmark_missing_from_an_incomplete_base_is_inconclusive_not_new() -> None:
+    values = suite(np.random.default_rng(22), 8)
+    base_values = {k: v for k, v in values.items() if k != "stat"}
+    status = {"state": "incomplete", "kind": "kernel-panic", "reason": "boot 3 of 8: panic"}
+    c = decide.compare_results(
+        [make(base_values, name="b.json", status=status), make(values, name="h.json")]
+    )
+    row = next(r for r in c.rows if r.benchmark == "stat")
+    assert row.verdict is Verdict.INCONCLUSIVE
+    assert row.reason == "not measured in b.json (the run ended early: boot 3 of 8: panic)"
+    whole_base = decide.compare_results(
+        [make(base_values, name="b.json"), make(values, name="h.json")]
+    )
+    assert verdicts(whole_base)["stat"] is Verdict.NEW
+
+
+def test_an_improvement_some_boots_did_not_measure_is_inconclusive() -> None:
+    base = make({"getpid": [345.0] * 16, "stat": [4093.0] * 16}, name="base.json")
+    head = make(
+        {"getpid": [280.0] * 12, "stat": [3300.0] * 16},
+        name="head.json",
+        skipped=[("getpid", b, "(fork failed at iter 3)") for b in range(12, 16)],
+    )
+    rows = {r.benchmark: r for r in decide.compare_results([base, head]).rows}
+    assert rows["stat"].verdict is Verdict.IMPROVEMENT
+    assert rows["getpid"].verdict is Verdict.INCONCLUSIVE
+    assert rows["getpid"].reason.startswith("faster by 18.8% (at least ")
+    assert "; not every boot measured it; head: 12 of 16 boots" in rows["getpid"].reason
 
 
 def test_regression_wins_over_incomplete() -> None:

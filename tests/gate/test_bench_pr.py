@@ -7,12 +7,14 @@ for real but never QEMU or cargo.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import hashlib
 import json
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from github_fake import FakeGitHub, serve
 
 import ci_tools
 from ci_tools import cli, config
+from ci_tools.bench.schedule import Shard
 from ci_tools.errors import BadInputError, ExitCode
 from ci_tools.gate import measure
 from ci_tools.gate.evaluate import evaluate
@@ -122,20 +125,23 @@ class FakeHarness:
         self.boots = boots  # None: as many as asked
         self.short_first = short_first  # profiles whose first run makes 2 boots fewer
         self.fail_later = fail_later or {}  # (profile, side): exit code of its extra boots
+        self.parsed: list[argparse.Namespace] = []  # each call's argv, parsed by the real CLI
 
     def __call__(self, tree: Path, argv: list[str]) -> int:
-        assert argv[3:6] == ["bench", "profile", argv[5]] and "--mode" in argv
-        assert argv[argv.index("--mode") + 1] == "deterministic"
-        profile = argv[5]
-        out = Path(argv[argv.index("--output") + 1])
+        # The argv as the real command line reads it: one it would refuse fails here.
+        assert argv[:3] == [sys.executable, "-m", "ci_tools"]
+        args = cli.build_parser().parse_args(argv[3:])
+        assert (args.command, args.target, args.mode) == ("bench", "profile", "deterministic")
+        self.parsed.append(args)
+        profile = args.name
+        out = args.output
         side = out.name.split(".")[1]
         version = (tree / "VERSION").read_text().strip()
         self.calls.append((profile, side, version))
         if (profile, side) in self.fail:
             return self.fail[(profile, side)]
         scale = self.head_scale.get(profile) if side == "head" else None
-        asked = int(argv[argv.index("--boots") + 1])
-        first = int(argv[argv.index("--first-boot") + 1]) if "--first-boot" in argv else 0
+        asked, first = args.boots, args.first_boot
         self.boots_asked.append((profile, side, asked, first))
         if first and (profile, side) in self.fail_later:
             return self.fail_later[(profile, side)]
@@ -171,6 +177,25 @@ def summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 # -- bench-pr ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first_boot", "jobs", "shard"), [(0, 1, None), (8, 4, Shard(index=1, count=3))]
+)
+def test_bench_command_is_one_the_real_command_line_reads(
+    first_boot: int, jobs: int, shard: Shard | None, tmp_path: Path
+) -> None:
+    argv = measure.bench_command(
+        "balanced", tmp_path / "r.head.json", 12, first_boot=first_boot, jobs=jobs, shard=shard
+    )
+    assert argv[:3] == [sys.executable, "-m", "ci_tools"]
+    args = cli.build_parser().parse_args(argv[3:])
+    assert (args.command, args.target, args.name) == ("bench", "profile", "balanced")
+    assert (args.mode, args.boots, args.first_boot, args.jobs) == (
+        "deterministic", 12, first_boot, jobs,
+    )  # fmt: skip
+    assert args.output == (tmp_path / "r.head.json").resolve()
+    assert args.shard == (None if shard is None else str(shard))
 
 
 def test_base_and_head_alternate_and_the_base_is_the_merge_base(
@@ -849,7 +874,7 @@ def test_results_for_another_commit_are_refused(
 
 
 def test_the_first_look_lets_the_whole_matrix_reach_a_verdict() -> None:
-    from ci_tools.compare import decide, stats
+    from ci_tools.compare import stats
 
     gate = config.GateConfig()
     options = measure.RunOptions(base="a", head="b", pr=1)
@@ -864,9 +889,11 @@ def test_the_first_look_lets_the_whole_matrix_reach_a_verdict() -> None:
     more = config.GateConfig(min_boots=first.boots + 3, max_boots=40)
     assert measure.gate_plan(len(PROFILES), more, options).min_boots == first.boots + 3
     assert measure.gate_plan(len(PROFILES), more, options).max_boots == 40
-    huge = 64
-    needed = stats.boots_needed(huge * 8, decide.DEFAULT_ALPHA / 2)
-    assert measure.gate_plan(huge, gate, options).min_boots == needed
+    # Worked out by hand: the first look spends alpha 0.005 of 0.01; over 32 rows a row
+    # needs p <= 1.56e-4, so C(2n, n) >= 6400: 8 boots (C(16, 8) = 12870, C(14, 7) = 3432).
+    assert (first.boots, first.alpha) == (8, pytest.approx(0.005))
+    # 64 profiles, 512 rows: C(2n, n) >= 102400, so 10 boots (C(20, 10) = 184756).
+    assert measure.gate_plan(64, gate, options).min_boots == 10
 
 
 def test_the_manifest_schema_is_a_valid_json_schema() -> None:

@@ -122,6 +122,19 @@ def test_a_look_alike_by_someone_else_is_not_taken(fake: FakeGitHub, client: api
     assert fake.bodies(REPO, PR)[0].endswith("quoted by a user")
 
 
+def test_our_own_comment_quoting_the_marker_is_not_the_sticky_one(
+    fake: FakeGitHub, client: api.Client
+) -> None:
+    # The bot's other comments may quote the marker (in a code span, say): only a body
+    # that starts with it is the sticky comment.
+    fake.add_comment(REPO, PR, f"the comment is found by `{comment.MARKER}`", login=BOT)
+    ours = fake.add_comment(REPO, PR, f"\n{comment.MARKER}\nold table", login=BOT)
+    assert [c["id"] for c in comment.find_comment(client, REPO, PR, author=BOT)] == [ours]
+    result = comment.upsert_comment(client, REPO, PR, "table", author=BOT)
+    assert (result.action, result.comment_id, result.duplicates) == ("updated", ours, ())
+    assert fake.bodies(REPO, PR)[0] == f"the comment is found by `{comment.MARKER}`"
+
+
 def test_duplicates_update_the_oldest(fake: FakeGitHub, client: api.Client) -> None:
     first = fake.add_comment(REPO, PR, f"{comment.MARKER}\na", login=BOT)
     second = fake.add_comment(REPO, PR, f"{comment.MARKER}\nb", login=BOT)
@@ -444,3 +457,95 @@ def test_no_open_pr_at_that_head_posts_nothing(
     )
     assert fake.requests_for("POST") == []
     assert "no open PR has head `contributor:main`" in actions_env.read_text()  # as code
+
+
+# -- results, outputs and messages, exactly ------------------------------------------------
+
+
+def test_upsert_results_carry_the_comments_id_and_link(
+    fake: FakeGitHub, client: api.Client
+) -> None:
+    created = comment.upsert_comment(client, REPO, PR, "t", author=BOT)
+    [cid] = [c["id"] for c in fake.comments[(REPO, PR)]]
+    link = f"https://github.com/{REPO}/pull/1#issuecomment-{cid}"
+    assert created == comment.CommentResult(action="created", comment_id=cid, url=link,
+                                            duplicates=())  # fmt: skip
+    same = comment.upsert_comment(client, REPO, PR, "t", author=BOT)
+    assert same == comment.CommentResult(action="unchanged", comment_id=cid, url=link,
+                                         duplicates=())  # fmt: skip
+    other = fake.add_comment(REPO, PR, f"{comment.MARKER}\nolder copy", login=BOT)
+    updated = comment.upsert_comment(client, REPO, PR, "u", author=BOT)
+    assert updated == comment.CommentResult(action="updated", comment_id=cid, url=link,
+                                            duplicates=(other,))  # fmt: skip
+    assert fake.bodies(REPO, PR) == [f"{comment.MARKER}\nu", f"{comment.MARKER}\nolder copy"]
+
+
+def test_a_body_at_the_limit_is_posted_one_over_is_refused(
+    fake: FakeGitHub, client: api.Client
+) -> None:
+    head = f"{comment.MARKER}\n"
+    body = head + "x" * (comment.COMMENT_LIMIT - len(head))
+    assert comment.upsert_comment(client, REPO, PR, body).action == "created"
+    with pytest.raises(BadInputError, match="GitHub allows 65,536") as err:
+        comment.upsert_comment(client, REPO, PR, body + "x")
+    assert err.value.hint == "pass it through github.fit_comment first"
+
+
+def test_publish_writes_the_comments_id_and_link_as_step_outputs(
+    fake: FakeGitHub, client: api.Client, actions_env: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    outputs = tmp_path / "outputs"
+    outputs.write_text("")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    result = comment.publish_comment(client, REPO, f"{comment.MARKER}\n\ntable", number=PR)
+    assert result is not None and result.action == "created"
+    written = outputs.read_text()
+    assert f"\n{result.comment_id}\n" in written and f"\n{result.url}\n" in written
+    assert written.index("comment-id<<") < written.index("comment-url<<")
+    assert fake.bodies(REPO, PR) == [f"{comment.MARKER}\n\ntable"]
+
+
+def test_a_stale_or_closed_pr_is_named_in_the_summary(
+    fake: FakeGitHub, client: api.Client, actions_env: Path
+) -> None:
+    fake.add_pull(REPO, PR, head_sha="9" * 40)
+    assert comment.check_pr_head(client, REPO, PR, HEAD) == (
+        f"PR #{PR} is now at 999999999999, these results are for 4e1c0a9b7d2f"
+    )
+    fake.add_pull(REPO, PR, head_sha=HEAD, state="closed")
+    assert comment.check_pr_head(client, REPO, PR, HEAD) == f"PR #{PR} is closed"
+    assert comment.publish_comment(client, REPO, "t", number=PR, head_sha=HEAD) is None
+    assert actions_env.read_text().endswith(f"Benchmark comment not updated: PR #{PR} is closed.\n")
+    fake.add_pull(REPO, PR, head_sha=HEAD)
+    assert comment.check_pr_head(client, REPO, PR, HEAD) is None
+
+
+def test_without_a_token_the_table_goes_to_the_summary(fake: FakeGitHub, actions_env: Path) -> None:
+    anonymous = api.Client(None, api_url=fake.url)
+    body = f"{comment.MARKER}\n\n## the table\n"
+    assert comment.publish_comment(anonymous, REPO, body, number=PR) is None
+    assert actions_env.read_text() == (
+        "# earlier step\n### Benchmark comment not posted\n\n"
+        "no GitHub token was given (set GITHUB_TOKEN for this step)\n\n## the table\n"
+    )
+    assert fake.requests == []
+
+
+def test_publish_needs_a_pr_and_a_head_commit_to_look_one_up(
+    fake: FakeGitHub, client: api.Client, actions_env: Path
+) -> None:
+    with pytest.raises(BadInputError, match=r"^no pull request number: pass --pr N$"):
+        comment.publish_comment(client, REPO, "t")
+    with pytest.raises(BadInputError, match=r"^looking a PR up by its head needs the head commit"):
+        comment.publish_comment(client, REPO, "t", head_label="contributor:main")
+
+
+def test_truncation_cuts_at_a_line_and_says_so() -> None:
+    note = "\n\n*… cut to fit GitHub's comment limit*\n"
+    text = "line one\n" + "y" * 60 + "\nlast line\n"
+    assert comment.truncate_markdown(text, len(text)) == text
+    cut = comment.truncate_markdown(text, len(note) + 15)
+    assert cut == "line one" + note
+    assert comment.truncate_markdown("x" * 100, len(note) + 10) == "x" * 10 + note
+    assert comment.truncate_markdown(text, 5) == note[:5]
