@@ -677,3 +677,58 @@ def test_improvement_reads_faster_by() -> None:
         [make(suite(rng, 8), name="b.json"), make(suite(rng, 8, {"stat": 0.9}), name="h.json")]
     )
     assert row_of(c, "stat").reason.startswith("faster by 10.0% (at least ")
+
+
+def test_a_benchmark_missing_on_both_sides_says_why_for_each() -> None:
+    """Both sides' reasons, each named with its file, every distinct reason of a side."""
+    rng = np.random.default_rng(23)
+    values = {k: v for k, v in suite(rng, 8).items() if k != "fork_exit"}
+    base_skips = [("fork_exit", b, "(fork failed at iter 3)") for b in range(4)]
+    base_skips += [("fork_exit", b, "(fork failed at iter 9)") for b in range(4, 8)]
+    head_skips = [("fork_exit", b, "(not implemented)") for b in range(8)]
+    c = decide.compare_results(
+        [make(values, name="b.json", skipped=base_skips),
+         make(values, name="h.json", skipped=head_skips)]
+    )  # fmt: skip
+    row = next(r for r in c.rows if r.benchmark == "fork_exit")
+    assert row.verdict is Verdict.INCONCLUSIVE
+    assert row.reason == (
+        "skipped in b.json: (fork failed at iter 3); (fork failed at iter 9); "
+        "skipped in h.json: (not implemented)"
+    )
+    # missing from both, the base's run having ended early
+    ended = {"state": "incomplete", "kind": "hang", "reason": "boot 3 of 8: hang"}
+    c = decide.compare_results(
+        [make(values, name="b.json", status=ended), make(values, name="h.json")]
+    )
+    stat = {r.benchmark: r for r in c.rows}
+    assert "fork_exit" not in stat  # in neither file: not a row at all
+    c = decide.compare_results(
+        [make({**values, "brk": [1.0] * 8}, name="b.json", status=ended),
+         make({k: v for k, v in values.items()}, name="h.json",
+              skipped=[("brk", b, "(ENOSYS)") for b in range(8)])]
+    )  # fmt: skip
+    row = next(r for r in c.rows if r.benchmark == "brk")
+    assert row.reason == "skipped in h.json: (ENOSYS)"
+
+
+def test_a_noise_floor_too_wide_to_vouch_for_is_inconclusive_in_deterministic_mode() -> None:
+    """Deterministic mode caps a "no change" at a 15 % threshold (wall-clock: 50 %): a
+    base whose boots fall 25 % apart cannot vouch for an unchanged head."""
+    rng = np.random.default_rng(5)
+    wide = [100.0 if i % 2 else 125.0 for i in range(16)]
+    base = {"getpid": noisy(rng, 16, 345, 0.0005), "mmap_fault": wide}
+    head = {"getpid": noisy(rng, 16, 345, 0.0005), "mmap_fault": list(reversed(wide))}
+    c = decide.compare_results([make(base, name="b.json"), make(head, name="h.json")])
+    row = next(r for r in c.rows if r.benchmark == "mmap_fault")
+    assert row.threshold > decide.MAX_NOISE_THRESHOLD["deterministic"]
+    assert row.threshold < decide.MAX_NOISE_THRESHOLD["wallclock"]
+    assert row.verdict is Verdict.INCONCLUSIVE
+
+
+def test_a_configured_minimum_effect_is_the_benchmarks_own_before_the_default() -> None:
+    effects = {"getpid": 0.05, "default": 0.02}
+    assert decide.min_effect_for("getpid", effects, "deterministic") == 0.05
+    assert decide.min_effect_for("stat", effects, "deterministic") == 0.02
+    assert decide.min_effect_for("stat", None, "deterministic") == 0.01
+    assert decide.min_effect_for("stat", None, "wallclock") == 0.25
