@@ -119,9 +119,11 @@ class Child:
 
     def __init__(self, code: str, env: Mapping[str, str] | None = None) -> None:
         wait = "\nimport sys as _s\n_s.stdin.read()\n"
+        # -u: its "ready" must not wait in a buffer (CI sets no PYTHONUNBUFFERED)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", code + wait], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=None if env is None else {**os.environ, **env},
+            [sys.executable, "-u", "-c", code + wait], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=None if env is None else {**os.environ, **env},
         )  # fmt: skip
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
