@@ -80,7 +80,7 @@ def test_unchanged_source_is_not_rebuilt(tmp_path: Path, isolated_cache: Path) -
 def test_more_boots_of_a_run_take_new_layouts_and_join(tmp_path: Path) -> None:
     """What bench-pr does at a later look: boots from --first-boot on, joined to the run."""
     from ci_tools.bench.run import PAD_ARGUMENT
-    from ci_tools.results import combine
+    from ci_tools.results import merge
 
     first, more = tmp_path / "first.json", tmp_path / "more.json"
     for out, extra in ((first, []), (more, ["--first-boot", "1"])):
@@ -91,8 +91,7 @@ def test_more_boots_of_a_run_take_new_layouts_and_join(tmp_path: Path) -> None:
     assert [b.index for b in later.boots] == [1]
     assert f"{PAD_ARGUMENT}=x " in (later.boots[0].cmdline or "")  # boot 1's layout, not boot 0's
     assert "boot 2/2" in run.stderr
-    joined = combine.join_boots([store.load(first), later])
-    store.validate(joined, source="joined")
+    joined = merge.merge([store.load(first), later], tmp_path / "joined.json").data
     assert [b["index"] for b in joined["boots"]] == [0, 1]
     assert sorted(s["boot"] for s in joined["benchmarks"]["getpid"]["samples"]) == [0, 1]
 
