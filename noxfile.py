@@ -42,7 +42,8 @@ def floors(session: nox.Session) -> None:
     project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = [*project["dependencies"], *project["optional-dependencies"]["test"]]
     pins = [d.replace(">=", "==") for d in wanted if d.split(">=")[0] in ("numpy", "scipy")]
-    session.install("-e", ".", "pytest", "pytest-timeout", *pins)
+    # pillow: tests/report's browser test module imports it (its tests are integration)
+    session.install("-e", ".", "pytest", "pytest-timeout", "pillow", *pins)
     session.run("python", "-m", "pytest", "tests/compare", "tests/report", "-m", "not integration",
                 "-p", "no:cacheprovider", *session.posargs)  # fmt: skip
 
