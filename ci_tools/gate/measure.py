@@ -41,6 +41,7 @@ from ci_tools.results.model import Result
 from ci_tools.util import files, proc
 from ci_tools.util import markdown as md
 from ci_tools.util.git import git
+from ci_tools.util.text import shorten
 
 # --------------------------------------------------------------------------
 # Running both sides
@@ -229,6 +230,9 @@ def _shard_done(out: Path, manifest: dict[str, Any], shard: Shard) -> int:
     return next((c for c in codes if c), int(ExitCode.HARNESS)) if failed else int(ExitCode.OK)
 
 
+MANIFEST_TEXT = 500  # characters of a run's reason or baseline (schemas/bench-pr-v1)
+
+
 def _has_config(repo: Path) -> bool:
     return (repo / config.default_path()).is_file()
 
@@ -322,7 +326,10 @@ class _Sides:
         output.info(f"{name}: base: measured here ({why})")
         argv = bench_command(name, result, look, jobs=self.jobs * 2)
         [code] = self.run_sides([(self.trees["base"], argv)])
-        entry["base"] = {**_side_state(code, result), "baseline": _brief(f"measured here: {why}")}
+        entry["base"] = {
+            **_side_state(code, result),
+            "baseline": shorten(f"measured here: {why}", MANIFEST_TEXT),
+        }
 
     def measure(
         self, look: sequential.Look, names: Sequence[str]
@@ -381,7 +388,7 @@ class _Sides:
                     entry[side] = state
                     why = self._why_not_stored(name, look.boots) if side == "base" else None
                     if why is not None:
-                        entry["base"]["baseline"] = _brief(f"measured here: {why}")
+                        entry["base"]["baseline"] = shorten(f"measured here: {why}", MANIFEST_TEXT)
                 elif state["state"] == "measured":
                     extra[side] = target
                 else:
@@ -428,11 +435,6 @@ class _Sides:
             assert done is not None
             done.replace(result_path(self.out, name, side))
         return True
-
-
-def _brief(text: str) -> str:
-    """A sentence for the manifest (at most 500 characters)."""
-    return text if len(text) <= 500 else text[:499] + "…"
 
 
 def _run_side(tree: Path, argv: list[str]) -> int:

@@ -37,6 +37,7 @@ from ci_tools.history.record import Fingerprint, Record, SeriesKey
 from ci_tools.results.model import Result
 from ci_tools.util import jsonfile, proc
 from ci_tools.util.git import git
+from ci_tools.util.text import shorten
 
 DEFAULT_BRANCH = "ci_tools-history"
 DEFAULT_KEEP_DAYS = 90
@@ -299,10 +300,6 @@ def _disagreement(stored: Result, fresh: Result, tolerance: float) -> str | None
     return None
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
-
-
 def find_baseline(
     records: Iterable[Record], fresh: Result, commit: str, *, profile: str,
     min_boots: int = 1, tolerance: float = CHECK_TOLERANCE,
@@ -332,12 +329,14 @@ def find_baseline(
         else:
             return Baseline(
                 result=r.result,
-                reason=_short(
+                reason=shorten(
                     f"reused the stored run of {commit[:12]} recorded {r.recorded_at} "
                     f"({len(r.result.boots)} boots; boot {min(b.index for b in fresh.boots) + 1}"
-                    f" measured again here agrees within {tolerance:.1%})"
+                    f" measured again here agrees within {tolerance:.1%})",
+                    MAX_REASON,
                 ),
             )
     return Baseline(
-        result=None, reason=_short(f"stored run of {profile} at {commit[:12]}: {reasons[0]}")
+        result=None,
+        reason=shorten(f"stored run of {profile} at {commit[:12]}: {reasons[0]}", MAX_REASON),
     )

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import re
 
+from ci_tools.util.text import shorten
+
 _SPECIAL = "\\`*_[]|#!~"
 JOINER = "\u2060"  # WORD JOINER: zero width, no break, ends every GitHub autolink
 # Where GitHub's renderer or its reference filters would start a link, after escaping.
@@ -38,9 +40,7 @@ def _break_hex(match: re.Match[str]) -> str:
 
 def text(value: str, *, limit: int = 300) -> str:
     """Text from result files, made inert in GitHub markdown (one line, at most ``limit``)."""
-    flat = " ".join(str(value).split())
-    if len(flat) > limit:
-        flat = flat[: limit - 1] + "…"
+    flat = shorten(" ".join(str(value).split()), limit)
     out = []
     for ch in flat:
         if ch in _SPECIAL:

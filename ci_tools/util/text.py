@@ -1,4 +1,4 @@
-"""Terminal output made plain: the one pattern for ANSI escape sequences."""
+"""Plain text: terminal output without escape sequences, and text cut to a length."""
 
 from __future__ import annotations
 
@@ -14,3 +14,8 @@ ANSI = re.compile(
 def strip_ansi(text: str) -> str:
     """``text`` without colours, cursor moves and other escape sequences."""
     return ANSI.sub("", text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
