@@ -300,6 +300,22 @@ def _disagreement(stored: Result, fresh: Result, tolerance: float) -> str | None
     return None
 
 
+def _why_not(
+    stored: Result, fresh: Result, fingerprint: Fingerprint, min_boots: int, tolerance: float
+) -> str | None:
+    """Why ``stored`` cannot stand in for a run measured now (None: it can)."""
+    differences = Fingerprint.of(stored).differences(fingerprint)
+    if len(differences) > 3:
+        differences = [*differences[:3], f"and {len(differences) - 3} more"]
+    if differences:
+        return "measured differently (" + "; ".join(differences) + ")"
+    if not stored.status.complete:
+        return f"the stored run is incomplete: {stored.status.reason}"
+    if len(stored.boots) < min_boots:
+        return f"the stored run has {len(stored.boots)} boots, {min_boots} wanted"
+    return _disagreement(stored, fresh, tolerance)
+
+
 def find_baseline(
     records: Iterable[Record], fresh: Result, commit: str, *, profile: str,
     min_boots: int = 1, tolerance: float = CHECK_TOLERANCE,
@@ -314,18 +330,9 @@ def find_baseline(
     reasons = []
     fingerprint = Fingerprint.of(fresh)
     for r in sorted(runs, key=lambda r: r.recorded_at, reverse=True):
-        differences = Fingerprint.of(r.result).differences(fingerprint)
-        if len(differences) > 3:
-            differences = [*differences[:3], f"and {len(differences) - 3} more"]
-        disagree = None if differences else _disagreement(r.result, fresh, tolerance)
-        if differences:
-            reasons.append("measured differently (" + "; ".join(differences) + ")")
-        elif not r.result.status.complete:
-            reasons.append(f"the stored run is incomplete: {r.result.status.reason}")
-        elif len(r.result.boots) < min_boots:
-            reasons.append(f"the stored run has {len(r.result.boots)} boots, {min_boots} wanted")
-        elif disagree is not None:
-            reasons.append(disagree)
+        why_not = _why_not(r.result, fresh, fingerprint, min_boots, tolerance)
+        if why_not is not None:
+            reasons.append(why_not)
         else:
             return Baseline(
                 result=r.result,
