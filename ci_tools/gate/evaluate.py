@@ -327,16 +327,16 @@ def evaluate(
             return render(table, max_chars=max_chars)
 
         sections.append(render_table)
+    charts = ""
+    if comparison is not None and history:
         try:
-            charts = history_section(comparison, pairs, history, report_url)
+            charts = history_section(comparison, pairs, history)
         except (CiToolsError, ValueError) as exc:
             # main's history is decoration here: the verdicts stand without it.
             output.warn(f"main's history not drawn: {exc}")
-            charts = f"[The history of main]({report_url})\n" if report_url else ""
-        if charts:
-            sections.append(static_section(charts))
-    elif report_url:
-        sections.append(static_section(f"[The history of main]({report_url})\n"))
+    link = f"[The history of main]({report_url})\n" if report_url else ""
+    if charts or link:
+        sections.append(static_section("\n".join(filter(None, (charts, link)))))
     return Report(
         pr=manifest["pr"],
         head_sha=manifest["head_sha"],
@@ -361,13 +361,12 @@ def history_section(
     comparison: Comparison,
     pairs: Mapping[str, tuple[Result, Result]],
     history: Sequence[Record],
-    report_url: str | None,
 ) -> str:
     """Main's recent medians of each regressed benchmark, with the head's last (Mermaid
     charts, which GitHub draws), from the series the merge base was measured in."""
     by_label = {(b.path.name if b.path else "", h.path.name if h.path else ""): (p, b)
                 for p, (b, h) in pairs.items()}  # fmt: skip
-    laid_out = series.build([series.Run.of(r) for r in history]) if history else []
+    laid_out = series.build([series.Run.of(r) for r in history])
     charts = []
     for row in comparison.rows:
         if row.verdict != Verdict.REGRESSION or row.head is None or not row.head.values:
@@ -384,9 +383,8 @@ def history_section(
         )
         if chart:
             charts.append(f"{profile}, {md.code(row.benchmark, table=False)}:\n\n{chart}")
-    link = f"[The history of main]({report_url})\n" if report_url else ""
     if not charts:
-        return link
+        return ""
     shown = charts[:MAX_CHARTS]
     more = (
         f"\n({len(charts) - len(shown)} more regressed rows not drawn.)\n"
@@ -396,10 +394,7 @@ def history_section(
     return (
         "### Main's recent commits and this head\n\n"
         "The median ns per iteration of each regressed benchmark over main's last stored "
-        "runs measured as the merge base was, then the head's.\n\n"
-        + "\n".join(shown)
-        + more
-        + ("\n" + link if link else "")
+        "runs measured as the merge base was, then the head's.\n\n" + "\n".join(shown) + more
     )
 
 
